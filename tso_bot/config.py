@@ -1,0 +1,75 @@
+"""Settings from the environment (`TSO_*`) or a TOML file; the environment wins."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from tso_bot.domain.calendar import CalendarError, SchoolCalendar
+
+PREFIX = "TSO_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    database_url: str = "sqlite+aiosqlite:///tso_bot.sqlite3"
+    calendar: str = "calendar.toml"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "none"
+    mail_from: str = "orientation@localhost"
+    default_locale: str = "fr"
+    bot_username: str | None = None  # for invitation links when getMe is not at hand
+
+    @classmethod
+    def load(
+        cls, config_file: str | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if config_file:
+            try:
+                values.update(tomllib.loads(Path(config_file).read_text("utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"{config_file}: {exc}") from exc
+        known = {f.name: f for f in fields(cls)}
+        for name in known:
+            env_value = environ.get(PREFIX + name.upper())
+            if env_value not in (None, ""):
+                values[name] = env_value
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        if "smtp_port" in values:
+            try:
+                values["smtp_port"] = int(str(values["smtp_port"]))
+            except ValueError as exc:
+                raise ConfigError("TSO_SMTP_PORT must be a number") from exc
+        if values.get("smtp_tls", "none") not in ("none", "starttls", "ssl"):
+            raise ConfigError("TSO_SMTP_TLS must be none, starttls or ssl")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def load_calendar(path: str | Path) -> SchoolCalendar:
+    """Read the school's calendar file; errors name the file and the entry."""
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the calendar ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        return SchoolCalendar.from_mapping(data)
+    except CalendarError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
