@@ -17,10 +17,12 @@ import gettext
 import html as _html
 import io
 from collections.abc import Mapping
+from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import dates as babel_dates
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -85,4 +87,17 @@ def translator(locale: str | None, *, html: bool = True) -> Translator:
 
 
 # Keywords for Babel's extractor, used by the catalogue tests and `scripts/update_catalogues`.
-EXTRACT_KEYWORDS: Mapping[str, Any] = {"_": None, "N_": None, "_n": (1, 2)}
+EXTRACT_KEYWORDS: Mapping[str, Any] = {"_": None, "_p": None, "N_": None, "_n": (1, 2)}
+
+
+def format_date(moment: date | datetime, locale: str) -> str:
+    """A date as a parent reads it: « lundi 11 mars 2024 »."""
+    return babel_dates.format_date(moment, format="full", locale=normalize_locale(locale))
+
+
+def format_datetime(moment: datetime, tz: tzinfo, locale: str) -> str:
+    """Date and time in the school's zone: « lundi 11 mars 2024, 18:05 »."""
+    local = moment.astimezone(tz)
+    day = format_date(local, locale)
+    clock = babel_dates.format_time(local, format="short", locale=normalize_locale(locale))
+    return f"{day}, {clock}"

@@ -23,9 +23,9 @@ class Role(StrEnum):
 
 
 class Denial(StrEnum):
-    NOT_LINKED = "not_linked"          # the person is not related to this pupil
-    READ_ONLY = "read_only"            # the pupil, or staff who never enters for a family
-    NOT_ENTERING = "not_entering"      # the other guardian already entered the dossier
+    NOT_LINKED = "not_linked"  # the person is not related to this pupil
+    READ_ONLY = "read_only"  # the pupil, or staff who never enters for a family
+    NOT_ENTERING = "not_entering"  # the other guardian already entered the dossier
     NOT_YET_OPEN = "not_yet_open"
     CLOSED = "closed"
     ENTERING_CANNOT_DISAGREE = "entering_cannot_disagree"
