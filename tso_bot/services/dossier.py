@@ -52,7 +52,9 @@ def relation(viewer: Person, guardians: tuple[Person, ...], entering: Person | N
     )
 
 
-async def _validated(s: AsyncSession, version: ChoiceVersion | None) -> ValidatedChoices | None:
+async def validated_choices(
+    s: AsyncSession, version: ChoiceVersion | None
+) -> ValidatedChoices | None:
     if version is None:
         return None
     by = await s.get_one(Person, version.person_id)
@@ -75,7 +77,7 @@ async def load(s: AsyncSession, viewer: Person, pupil_id: str | None = None) -> 
     entering = next((g for g in guardians if g.id == entering_id), None)
     choices = {}
     for phase in Phase:
-        validated = await _validated(s, await queries.latest_version(s, pupil.id, phase))
+        validated = await validated_choices(s, await queries.latest_version(s, pupil.id, phase))
         if validated:
             choices[phase] = validated
     pp = tuple(await queries.pp_of_class(s, pupil.classe))

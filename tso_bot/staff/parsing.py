@@ -91,7 +91,8 @@ COUNCIL_COLUMNS = ("eleve_id", "phase", "voie", "avis")  # `commentaire` is opti
 DECISION_COLUMNS = ("eleve_id", "decision")  # `motif` is optional
 
 # Longest value per column (the store's column sizes); others get `_DEFAULT_LIMIT`.
-_LIMITS: Mapping[str, int] = {"classe": 32, "eleve_id": 64, "commentaire": 2000, "motif": 2000}
+# eleve_id is kept short because it travels in inline-button data (64 bytes at most).
+_LIMITS: Mapping[str, int] = {"classe": 32, "eleve_id": 40, "commentaire": 2000, "motif": 2000}
 _DEFAULT_LIMIT = 200
 _EMAIL_LIMIT = 254
 

@@ -1,0 +1,137 @@
+"""Running the bot: the PTB application (polling or webhook) beside the outbox dispatcher.
+
+Used by `tso-bot run`, `tso-bot worker`, the demo and the end-to-end tests, so that all of
+them start and stop the very same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot
+from telegram.ext import Application
+
+from tso_bot.bot.app import build_application, file_url
+from tso_bot.clock import Clock, SystemClock
+from tso_bot.config import Settings, load_calendar
+from tso_bot.notify.dispatcher import Dispatcher
+from tso_bot.notify.email import SmtpMailer
+from tso_bot.services.context import AppContext
+from tso_bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
+    return AppContext(
+        db=Database(settings.database_url),
+        calendar=load_calendar(settings.calendar),
+        clock=clock or SystemClock(),
+        bot_username=settings.bot_username or "tso_bot",
+    )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    host: str
+    port: int
+    secret: str | None = None
+
+
+class Runtime:
+    """Start with `await runtime.start()`, stop with `await runtime.stop()`."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        settings: Settings,
+        *,
+        bot: bool = True,
+        worker: bool = True,
+        poll_interval: float = 1.0,
+        dispatcher_kwargs: dict[str, object] | None = None,
+    ) -> None:
+        if not settings.telegram_token:
+            raise ValueError("TSO_TELEGRAM_TOKEN is required")
+        self.ctx = ctx
+        self.settings = settings
+        self.application: Application | None = (
+            build_application(ctx, settings.telegram_token, settings.telegram_api_url)
+            if bot
+            else None
+        )
+        self.with_worker = worker
+        self.poll_interval = poll_interval
+        self.dispatcher_kwargs = dispatcher_kwargs or {}
+        self._worker_bot: Bot | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dispatcher: Dispatcher | None = None
+
+    def _bot(self) -> Bot:
+        if self.application is not None:
+            return self.application.bot
+        assert self.settings.telegram_token
+        self._worker_bot = Bot(
+            self.settings.telegram_token,
+            base_url=self.settings.telegram_api_url,
+            base_file_url=file_url(self.settings.telegram_api_url),
+        )
+        return self._worker_bot
+
+    async def start(self, webhook: Webhook | None = None) -> None:
+        app = self.application
+        if app is not None:
+            await app.initialize()
+            if app.post_init:
+                await app.post_init(app)
+            await app.start()
+            assert app.updater is not None
+            if webhook is None:
+                await app.updater.start_polling(
+                    poll_interval=0.0, timeout=10, drop_pending_updates=False
+                )
+            else:
+                await app.updater.start_webhook(
+                    listen=webhook.host,
+                    port=webhook.port,
+                    url_path="telegram",
+                    webhook_url=webhook.url,
+                    secret_token=webhook.secret,
+                )
+        if self.with_worker:
+            bot = self._bot()
+            if self._worker_bot is not None:
+                await self._worker_bot.initialize()
+            self.dispatcher = Dispatcher(
+                self.ctx,
+                bot=bot,
+                mailer=SmtpMailer(self.settings),
+                poll_interval=self.poll_interval,
+                **self.dispatcher_kwargs,  # type: ignore[arg-type]
+            )
+            self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(self._stop)))
+        log.info(
+            "TSO bot started (%s)",
+            "bot+worker" if app and self.with_worker else "bot" if app else "worker",
+        )
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        app = self.application
+        if app is not None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+        if self._worker_bot is not None:
+            await self._worker_bot.shutdown()
+        log.info("TSO bot stopped")
