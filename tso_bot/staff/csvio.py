@@ -65,6 +65,10 @@ MSG_RL2_INCOMPLETE = N_(
     "responsable légal 2 incomplet : nom et prénom obligatoires dès qu'une colonne rl2 est remplie"
 )
 MSG_SAME_EMAIL_RL1_RL2 = N_("les deux responsables légaux ont la même adresse e-mail « {email} »")
+MSG_BAD_ELEVE_ID = N_(
+    "identifiant d'élève « {value} » invalide : lettres sans accents, chiffres, « . », « - » "
+    "ou « _ » uniquement"
+)
 MSG_DUPLICATE_PUPIL = N_("l'élève « {eleve_id} » figure déjà ligne {first_line}")
 
 # Staff.
@@ -106,6 +110,7 @@ ALL_MESSAGES: tuple[str, ...] = (
     MSG_EMAIL_NAME_CONFLICT,
     MSG_RL2_INCOMPLETE,
     MSG_SAME_EMAIL_RL1_RL2,
+    MSG_BAD_ELEVE_ID,
     MSG_DUPLICATE_PUPIL,
     MSG_UNKNOWN_ROLE,
     MSG_PP_WITHOUT_CLASS,

@@ -15,6 +15,7 @@ from typing import Generic, Literal, NamedTuple, TypeVar
 from tso_bot.domain.voies import Voie
 from tso_bot.staff.csvio import (
     ALL_MESSAGES,
+    MSG_BAD_ELEVE_ID,
     MSG_DUPLICATE_COUNCIL,
     MSG_DUPLICATE_DECISION,
     MSG_DUPLICATE_PUPIL,
@@ -94,6 +95,8 @@ DECISION_COLUMNS = ("eleve_id", "decision")  # `motif` is optional
 # eleve_id is kept short because it travels in inline-button data (64 bytes at most).
 _LIMITS: Mapping[str, int] = {"classe": 32, "eleve_id": 40, "commentaire": 2000, "motif": 2000}
 _DEFAULT_LIMIT = 200
+# School ids (INE, SIECLE numbers) are ASCII; keeping them so bounds their size in bytes.
+_ELEVE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _EMAIL_LIMIT = 254
 
 _ROLES: Mapping[str, Role] = {"pp": "pp", "chef": "chef", "secretariat": "secretariat"}
@@ -309,7 +312,9 @@ def parse_roster(data: bytes) -> ParseResult[RosterRow]:
         eleve_id = cells.required("eleve_id")
         eleve_nom = cells.required("eleve_nom")
         eleve_prenom = cells.required("eleve_prenom")
-        if eleve_id:
+        if eleve_id and not _ELEVE_ID.fullmatch(eleve_id):
+            cells.issue("eleve_id", MSG_BAD_ELEVE_ID, value=clip(eleve_id))
+        elif eleve_id:
             pupils.check(eleve_id, cells, "eleve_id", MSG_DUPLICATE_PUPIL, eleve_id=eleve_id)
         rl1 = _guardian(cells, 1, people)
         rl2 = _guardian(cells, 2, people)
