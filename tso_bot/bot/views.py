@@ -106,10 +106,10 @@ def _status_line(
 ) -> str:
     title = _(phase.choices_label).capitalize()
     if v is None:
-        return _("<b>{title}</b> : pas encore saisis.", title=title)
+        return _("<b>{title}</b> : pas encore de saisie.", title=title)
     return (
         _(
-            "<b>{title}</b>, validés par {by} le {when} :",
+            "<b>{title}</b> — saisie validée par {by} le {when} :",
             title=title,
             by=v.by.full_name,
             when=_when(cal, v.at, _.locale),
@@ -261,7 +261,7 @@ def validated_screen(
     text = "\n\n".join(
         (
             _(
-                "✅ <b>{what} de {pupil} validés</b> le {when} (version {version}) :",
+                "✅ <b>Saisie validée</b> : {what} de {pupil}, le {when} (version {version}) :",
                 what=_(phase.choices_label).capitalize(),
                 pupil=pupil.full_name,
                 when=_when(cal, v.at, _.locale),

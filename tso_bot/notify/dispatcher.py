@@ -117,7 +117,7 @@ class Dispatcher:
                     p.email,
                     p.locale,
                 )
-                for m, p in rows.tuples()
+                for m, p in rows
             ]
 
     # -- outcomes -------------------------------------------------------------------------

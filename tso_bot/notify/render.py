@@ -87,12 +87,11 @@ def _phase_label(_: Translator, params: Mapping[str, Any]) -> str:
 def _choices_recap(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendered:
     what = _phase_label(_, p)
     return Rendered(
-        _("Orientation de {pupil} : {what} enregistrés", pupil=p["pupil"], what=what),
+        _("Orientation de {pupil} : saisie des {what}", pupil=p["pupil"], what=what),
         (
             _("Bonjour,"),
             _(
-                "Les {what} de <b>{pupil}</b> (classe {classe}) ont été validés par "
-                "{by} le {when}.",
+                "{by} a validé les {what} de <b>{pupil}</b> (classe {classe}) le {when}.",
                 what=what,
                 pupil=p["pupil"],
                 classe=p["classe"],
@@ -117,7 +116,7 @@ def _choices_recap(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendere
 def _choices_validated(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendered:
     what = _phase_label(_, p)
     return Rendered(
-        _("Orientation de {pupil} : {what} enregistrés", pupil=p["pupil"], what=what),
+        _("Orientation de {pupil} : saisie des {what}", pupil=p["pupil"], what=what),
         (
             _(
                 "📋 {by} a validé les {what} de <b>{pupil}</b> ({classe}) le {when} :",
