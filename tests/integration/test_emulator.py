@@ -21,7 +21,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from tso_bot.sandbox.emulator import Emulator, FakeUser
+from tso_bot.sandbox.emulator import Emulator, FakeUser, polling_application
 
 TOKEN = "123456:TEST-TOKEN"
 
@@ -584,19 +584,20 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await query.edit_message_text(f"pressed {query.data}")
 
 
+async def _slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await asyncio.sleep(0.4)  # longer than settle's quiet period
+    assert update.effective_message is not None
+    await update.effective_message.reply_text("done thinking")
+
+
 @pytest.fixture
 async def app(emu: Emulator) -> AsyncIterator[Application]:
     application = ApplicationBuilder().token(TOKEN).base_url(emu.base_url).build()
     application.add_handler(CommandHandler("echo", _echo))
+    application.add_handler(CommandHandler("slow", _slow))
     application.add_handler(CallbackQueryHandler(_on_button))
-    await application.initialize()
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0)
-    yield application
-    await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
+    async with polling_application(application):
+        yield application
 
 
 async def test_application_with_polling(app: Application, emu: Emulator) -> None:
@@ -618,3 +619,17 @@ async def test_application_with_polling(app: Application, emu: Emulator) -> None
     # A second round trip, to prove the offset handling keeps things flowing.
     (again,) = await emu.send_text_and_wait(ivy.id, "/echo encore")
     assert again.text == "echo encore"
+
+
+async def test_expect_waits_for_slow_handlers(app: Application, emu: Emulator) -> None:
+    jay = emu.add_user("Jay")
+    (reply,) = await emu.send_text_and_wait(jay.id, "/slow", expect=1)
+    assert reply.text == "done thinking"
+
+
+async def test_bot_copes_with_non_text_messages(app: Application, emu: Emulator) -> None:
+    kim = emu.add_user("Kim")
+    await emu.send_sticker(kim.id)
+    await emu.send_photo_from_user(kim.id, caption="look")
+    await emu.settle(kim.id)
+    assert emu.bot_messages(kim.id) == []

@@ -155,9 +155,7 @@ def test_render_plain_types_as_text() -> None:
 
 # -- properties ---------------------------------------------------------------------------------
 
-_TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
-)
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
 _TAGS = ["b", "i", "u", "s", "code", "tg-spoiler", "blockquote"]
 
 

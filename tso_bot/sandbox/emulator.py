@@ -26,7 +26,7 @@ import re
 import struct
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from aiohttp import web
+from telegram.ext import Application
 
 from tso_bot.sandbox.telegram_html import (
     Entity,
@@ -58,6 +59,7 @@ __all__ = [
     "FileInfo",
     "MessageRecord",
     "Stats",
+    "polling_application",
 ]
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,14 @@ class ApiError(Exception):
         if self.retry_after is not None:
             payload["parameters"] = {"retry_after": self.retry_after}
         return payload
+
+
+def _webhook_conflict() -> ApiError:
+    return ApiError(
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; "
+        "use deleteWebhook to delete the webhook first",
+    )
 
 
 def _bad(reason: str) -> ApiError:
@@ -256,7 +266,10 @@ async def _read_params(request: web.Request) -> Params:
     content_type = request.content_type
     if request.method == "POST" and request.can_read_body:
         if content_type == "application/json":
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:
+                raise _bad("can't parse JSON request body") from None
             if not isinstance(body, dict):
                 raise _bad("request body must be a JSON object")
             values.update(body)
@@ -892,11 +905,7 @@ class Emulator:
 
     async def _api_get_updates(self, params: Params) -> object:
         if self._webhook is not None:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
+            raise _webhook_conflict()
         offset = params.get_int("offset")
         limit = min(max(params.get_int("limit") or 100, 1), 100)
         timeout = max(params.get_float("timeout") or 0.0, 0.0)
@@ -911,6 +920,8 @@ class Emulator:
         self._notify()
         deadline = time.monotonic() + timeout
         while True:
+            if self._webhook is not None:
+                raise _webhook_conflict()
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
@@ -1475,7 +1486,7 @@ class Emulator:
     async def wait_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - documented API
+        timeout: float = 5.0,  # noqa: ASYNC109, RUF100 - documented API
         description: str = "",
     ) -> None:
         """Wait until ``predicate()`` is true; it is re-checked after every change."""
@@ -1508,7 +1519,7 @@ class Emulator:
         self,
         chat_id: int | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - documented API
+        timeout: float = 10.0,  # noqa: ASYNC109, RUF100 - documented API
     ) -> None:
         """Wait until the bot fetched every queued update and went quiet.
 
@@ -1528,21 +1539,43 @@ class Emulator:
             await self._wait_change(min(remaining, max(quiet - idle, 0.005)))
 
     def _changed_since(self, chat_id: int, seq: int) -> list[MessageRecord]:
-        return [r for r in self.messages(chat_id) if r.from_bot and r.seq > seq]
+        """Visible bot messages of the chat created or edited after change ``seq``."""
+        return [r for r in self.bot_messages(chat_id) if r.seq > seq]
+
+    async def _wait_reaction(
+        self, chat_id: int, before: int, expect: int, quiet: float | None, budget: float
+    ) -> list[MessageRecord]:
+        """Wait for ``expect`` changed bot messages (if any are expected), then settle.
+
+        ``expect`` protects against handlers that think for longer than ``quiet`` before
+        their first call: settle() alone would return too early with nothing.
+        """
+        deadline = time.monotonic() + budget
+        if expect:
+            await self.wait_for(
+                lambda: len(self._changed_since(chat_id, before)) >= expect,
+                timeout=budget,
+                description=f"{expect} new/edited bot message(s) in chat {chat_id}",
+            )
+        await self.settle(chat_id, quiet=quiet, timeout=max(deadline - time.monotonic(), 0.0))
+        return self._changed_since(chat_id, before)
 
     async def send_text_and_wait(
         self,
         user_id: int,
         text: str,
         *,
+        expect: int = 0,
         quiet: float | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - documented API
+        timeout: float = 10.0,  # noqa: ASYNC109, RUF100 - documented API
     ) -> list[MessageRecord]:
-        """Send text, settle the chat, return the bot messages created/edited/deleted since."""
+        """Send text, settle the chat, return the bot messages sent or edited since.
+
+        Messages deleted meanwhile are not returned (see :meth:`messages` for those).
+        """
         before = self._seq
         await self.send_text(user_id, text)
-        await self.settle(user_id, quiet=quiet, timeout=timeout)
-        return self._changed_since(user_id, before)
+        return await self._wait_reaction(user_id, before, expect, quiet, timeout)
 
     async def press_and_wait(
         self,
@@ -1552,10 +1585,11 @@ class Emulator:
         *,
         text_contains: str | None = None,
         forge: bool = False,
+        expect: int = 0,
         quiet: float | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - documented API
+        timeout: float = 10.0,  # noqa: ASYNC109, RUF100 - documented API
     ) -> list[MessageRecord]:
-        """Press a button (by data or by label), settle, return the changed bot messages."""
+        """Press a button (by data or by label), settle, return the bot messages changed."""
         before = self._seq
         if callback_data is not None:
             await self.press(user_id, message_id, callback_data, forge=forge)
@@ -1563,8 +1597,7 @@ class Emulator:
             await self.press_button(user_id, message_id, text_contains)
         else:
             raise ValueError("give callback_data or text_contains")
-        await self.settle(user_id, quiet=quiet, timeout=timeout)
-        return self._changed_since(user_id, before)
+        return await self._wait_reaction(user_id, before, expect, quiet, timeout)
 
     # ----------------------------------------------------------------------------------------
     # Live events
@@ -1807,3 +1840,26 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             return int(width), int(height)
         index += 2 + int(length)
     return None
+
+
+@contextlib.asynccontextmanager
+async def polling_application(
+    application: Application[Any, Any, Any, Any, Any, Any],
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """Run a PTB Application with long polling for the duration of the block.
+
+    ``poll_interval=0`` makes the next getUpdates start as soon as one returns, so an update
+    reaches the handlers within milliseconds. The application must be built with
+    ``.base_url(emulator.base_url)``.
+    """
+    if application.updater is None:
+        raise ValueError("the application needs an Updater to poll")
+    await application.initialize()
+    await application.start()
+    await application.updater.start_polling(poll_interval=0)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
