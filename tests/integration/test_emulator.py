@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -543,8 +544,9 @@ async def test_clock_events_and_reset() -> None:
             assert sent.date == fixed
             await tg_bot.edit_message_text("hello!", chat_id=user.id, message_id=sent.message_id)
             await tg_bot.delete_message(user.id, sent.message_id)
-        kinds = [events.get_nowait()["type"] for _ in range(events.qsize())]
-        assert kinds == ["user_message", "bot_message", "edited", "deleted"]
+        seen = [events.get_nowait() for _ in range(events.qsize())]
+        assert [e["type"] for e in seen] == ["user_message", "bot_message", "edited", "deleted"]
+        assert json.loads(json.dumps(seen))[1]["message"]["text"] == "hello"
         emulator.reset()
         assert events.get_nowait()["type"] == "reset"
         assert emulator.users == []
@@ -552,6 +554,22 @@ async def test_clock_events_and_reset() -> None:
     finally:
         emulator.unsubscribe(events)
         await emulator.stop()
+
+
+async def test_routes_mount_in_another_app() -> None:
+    emulator = Emulator(TOKEN)
+    app = web.Application()
+    emulator.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    emulator.set_origin(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        async with Bot(TOKEN, base_url=emulator.base_url) as tg_bot:
+            assert (await tg_bot.get_me()).username == "tso_demo_bot"
+    finally:
+        await emulator.stop()
+        await runner.cleanup()
 
 
 async def test_wait_for_timeout_is_descriptive(emu: Emulator) -> None:

@@ -413,6 +413,7 @@ class MessageRecord:
     deleted: bool = False
     document: FileInfo | None = None
     photo: FileInfo | None = None
+    sticker: FileInfo | None = None
     sticker_emoji: str | None = None
     location: tuple[float, float] | None = None
     seq: int = 0  # emulator-wide change counter of the last change (creation/edit/delete)
@@ -451,6 +452,7 @@ class MessageRecord:
             "edit_date": self.edit_date.isoformat() if self.edit_date else None,
             "document": self.document.to_dict() if self.document else None,
             "photo": self.photo.to_dict() if self.photo else None,
+            "sticker": self.sticker.to_dict() if self.sticker else None,
             "sticker_emoji": self.sticker_emoji,
             "location": list(self.location) if self.location else None,
         }
@@ -1274,8 +1276,8 @@ class Emulator:
             content["document"] = _document_api(record.document)
         elif record.kind == "photo" and record.photo:
             content["photo"] = [_photo_size_api(record.photo)]
-        elif record.kind == "sticker":
-            content["sticker"] = _sticker_api(record)
+        elif record.kind == "sticker" and record.sticker:
+            content["sticker"] = _sticker_api(record.sticker, record.sticker_emoji)
         elif record.kind == "location" and record.location:
             content["location"] = {
                 "latitude": record.location[0],
@@ -1324,55 +1326,55 @@ class Emulator:
         """The person sends ``text``; a leading /command gets a bot_command entity."""
         if not text.strip():
             raise ValueError("Telegram clients cannot send an empty message")
-        entities = _command_entities(text)
-        record = self._user_message(user_id, "text", text, entities)
-        return record
+        record = self._new_user_record(user_id, "text", text, _command_entities(text))
+        return self._publish_user_message(record)
 
     async def send_sticker(self, user_id: int, emoji: str = "👍") -> MessageRecord:
+        """The person sends a sticker (the bot gets a ``sticker`` message, no text)."""
         upload = UploadedFile(b"RIFF\x00\x00\x00\x00WEBPVP8 ", "sticker.webp", "image/webp")
-        info = self._store_file(upload, "sticker", (512, 512))
-        record = self._user_message(
-            user_id, "sticker", "", [], lambda r: _set_sticker(r, emoji, info)
-        )
-        return record
+        record = self._new_user_record(user_id, "sticker")
+        record.sticker = self._store_file(upload, "sticker", (512, 512))
+        record.sticker_emoji = emoji
+        return self._publish_user_message(record)
 
     async def send_photo_from_user(
         self, user_id: int, data: bytes | None = None, caption: str | None = None
     ) -> MessageRecord:
+        """The person sends a photo (a 1x1 PNG unless ``data`` is given)."""
         payload = data if data is not None else _TINY_PNG
-        size = _image_size(payload) or (0, 0)
-        info = self._store_file(UploadedFile(payload, "photo.jpg", "image/jpeg"), "photo", size)
-        return self._user_message(
-            user_id, "photo", caption or "", [], lambda r: setattr(r, "photo", info)
-        )
+        size = _image_size(payload)
+        if size is None:
+            raise ValueError("data is not a PNG/JPEG/GIF/WebP image")
+        mime = "image/png" if payload.startswith(b"\x89PNG") else "image/jpeg"
+        record = self._new_user_record(user_id, "photo", caption or "")
+        record.photo = self._store_file(UploadedFile(payload, "photo", mime), "photo", size)
+        return self._publish_user_message(record)
 
     async def send_location(
         self, user_id: int, latitude: float = 48.8566, longitude: float = 2.3522
     ) -> MessageRecord:
-        return self._user_message(
-            user_id, "location", "", [], lambda r: setattr(r, "location", (latitude, longitude))
-        )
+        """The person shares a location."""
+        record = self._new_user_record(user_id, "location")
+        record.location = (latitude, longitude)
+        return self._publish_user_message(record)
 
-    def _user_message(
-        self,
-        user_id: int,
-        kind: str,
-        text: str,
-        entities: list[Entity],
-        fill: Callable[[MessageRecord], None] | None = None,
+    def _new_user_record(
+        self, user_id: int, kind: str, text: str = "", entities: list[Entity] | None = None
     ) -> MessageRecord:
-        """Store a message from the person and queue the matching update."""
+        """A message from the person, not yet visible to the bot."""
         user = self.user(user_id)
         user.started = True
         user.blocked = False  # writing to a bot you blocked requires unblocking it first
         record = self._new_record(user.id, False, kind)
         record.text = text
-        record.entities = [entity.to_api() for entity in entities]
-        record.html = entities_to_html(text, entities)
-        if fill is not None:
-            fill(record)
+        record.entities = [entity.to_api() for entity in entities or []]
+        record.html = entities_to_html(text, entities or [])
+        return record
+
+    def _publish_user_message(self, record: MessageRecord) -> MessageRecord:
+        """Announce the person's message and queue the update for the bot."""
         self._changed(record, "user_message")
-        self._queue_update(user.id, "message", self._message_api(record))
+        self._queue_update(record.chat_id, "message", self._message_api(record))
         return record
 
     async def press(
@@ -1773,11 +1775,6 @@ def _command_entities(text: str) -> list[Entity]:
     return [Entity("bot_command", 0, utf16_len(match.group(0)))]
 
 
-def _set_sticker(record: MessageRecord, emoji: str, info: FileInfo) -> None:
-    record.sticker_emoji = emoji
-    record.document = info
-
-
 def _document_api(info: FileInfo) -> JSON:
     return {
         "file_id": info.file_id,
@@ -1798,17 +1795,16 @@ def _photo_size_api(info: FileInfo) -> JSON:
     }
 
 
-def _sticker_api(record: MessageRecord) -> JSON:
-    info = record.document
+def _sticker_api(info: FileInfo, emoji: str | None) -> JSON:
     return {
-        "file_id": info.file_id if info else "CAAC0",
-        "file_unique_id": info.file_unique_id if info else "AQAD0",
+        "file_id": info.file_id,
+        "file_unique_id": info.file_unique_id,
         "type": "regular",
         "width": 512,
         "height": 512,
         "is_animated": False,
         "is_video": False,
-        "emoji": record.sticker_emoji,
+        "emoji": emoji,
     }
 
 
