@@ -34,7 +34,7 @@ def seed_calendar() -> SchoolCalendar:
 
 
 def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=PARIS)  # type: ignore[arg-type]
 
 
 # Two pupils: Zoé with two guardians, Tom with one. Names with HTML in them on purpose.

@@ -95,7 +95,7 @@ async def _import(
     if args.dry_run:
         print(
             _(
-                "{path} : {count} ligne(s) valides (vérification seule, rien n'a été importé).",
+                "{path} : {count} ligne(s) valide(s) (vérification seule, rien n'a été importé).",
                 path=args.file,
                 count=len(result.rows),
             )

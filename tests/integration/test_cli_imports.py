@@ -67,7 +67,7 @@ def test_a_roster_saved_from_excel_keeps_its_accents(root: Path) -> None:
     (root / "excel.csv").write_bytes(excel.replace("ễ", "e").encode("cp1252"))
     ok = cli(root, "roster", "import", "excel.csv", "--dry-run")
     assert ok.returncode == 0, ok.stderr
-    assert "2 ligne(s) valides" in ok.stdout
+    assert "2 ligne(s) valide(s)" in ok.stdout
     assert cli(root, "roster", "import", "excel.csv").returncode == 0
     assert cli(root, "export", "out.csv").returncode == 0
     text = (root / "out.csv").read_text("utf-8-sig")

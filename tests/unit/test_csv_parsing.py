@@ -104,7 +104,7 @@ def test_duplicate_pupil_is_reported_on_later_lines_naming_the_first() -> None:
     ]
     assert (
         result.issues[0].render("fr")
-        == "ligne 4, colonne eleve_id : l'élève « E1 » figure déjà ligne 2"
+        == "ligne 4, colonne eleve_id : l'élève « E1 » figure déjà à la ligne 2"
     )
 
 
@@ -377,14 +377,11 @@ def test_misplaced_quotes_are_named_and_reading_goes_on() -> None:
 # --- Issues and messages --------------------------------------------------------------------
 
 
-def test_render_in_french_and_english_falls_back_to_french() -> None:
+def test_render_in_the_staff_members_language() -> None:
     issue = ImportIssue(4, "rl1_email", csvio.MSG_INVALID_EMAIL, {"value": "x@"})
-    expected = "ligne 4, colonne rl1_email : adresse e-mail invalide « x@ »"
-    assert issue.render("fr") == expected
-    assert issue.render("en") == expected
-    assert ImportIssue(4, None, csvio.MSG_REQUIRED).render("en") == (
-        "ligne 4 : valeur obligatoire manquante"
-    )
+    assert issue.render("fr") == "ligne 4, colonne rl1_email : adresse e-mail invalide « x@ »"
+    assert issue.render("en") == "line 4, column rl1_email: invalid e-mail address “x@”"
+    assert issue.render("de") == issue.render("fr")  # unknown languages fall back to French
     assert ImportIssue(None, "classe", csvio.MSG_REQUIRED).render("fr") == (
         "colonne classe : valeur obligatoire manquante"
     )
@@ -485,7 +482,7 @@ def test_staff_errors() -> None:
         (8, "email", csvio.MSG_DUPLICATE_STAFF),
     ]
     assert result.issues[-1].render("fr") == (
-        "ligne 8, colonne email : l'adresse « marc@college.fr » a déjà le rôle chef ligne 6"
+        "ligne 8, colonne email : l'adresse « marc@college.fr » a déjà le rôle chef à la ligne 6"
     )
 
 

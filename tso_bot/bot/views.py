@@ -78,8 +78,14 @@ def window_denial(_: Translator, cal: SchoolCalendar, step: Step, denial: Denial
         "closes": _when(cal, window.closes, _.locale),
     }
     if denial is Denial.NOT_YET_OPEN:
-        return _("⏳ « {step} » n'est pas encore ouvert : du {opens} au {closes}.", **dates)
-    return _("🔒 « {step} » est fermé depuis le {closes} (ouvert du {opens} au {closes}).", **dates)
+        return _(
+            "⏳ Cette étape n'est pas encore ouverte : « {step} », du {opens} au {closes}.", **dates
+        )
+    return _(
+        "🔒 Cette étape est fermée depuis le {closes} : « {step} » était ouverte du {opens} "
+        "au {closes}.",
+        **dates,
+    )
 
 
 def denial_text(
@@ -142,14 +148,12 @@ def _guidance(_: Translator, cal: SchoolCalendar, view: DossierView, now: dateti
     closes = _when(cal, window.closes, _.locale)
     if step in (Step.INTENTIONS, Step.CHOICES):
         if view.entering is not None and view.entering.id != viewer.id:
-            pp = ", ".join(p.full_name for p in view.pp) or _("le professeur principal")
             return _(
                 "La saisie a été faite par {entering} : vous la consultez en lecture seule. "
                 "Pour un changement, adressez-vous à {entering}. En cas de désaccord, "
-                "rapprochez-vous du professeur principal ({pp}).",
+                "rapprochez-vous du professeur principal.",
                 entering=view.entering.full_name,
-                pp=pp,
-            )
+            ) + pp_line(_, view)
         return _(
             "À faire maintenant : classer de 1 à 3 voies pour {pupil} et valider, "
             "avant le {closes}.",
@@ -310,20 +314,24 @@ def disagreement_confirm(viewer: Person, pupil: Pupil) -> Screen:
 
 def disagreement_done(viewer: Person, view: DossierView, pp_reached: bool) -> Screen:
     _ = translator(viewer.locale)
-    pp = ", ".join(p.full_name for p in view.pp) or _("le professeur principal")
     if pp_reached:
         text = _(
-            "C'est noté : {pp} est prévenu(e) de votre désaccord et pourra vous "
-            "recevoir avec l'autre responsable.",
-            pp=pp,
+            "C'est noté : le professeur principal est prévenu de votre désaccord et pourra "
+            "vous recevoir avec l'autre responsable."
         )
     else:
         text = _(
-            "C'est noté dans le dossier. Contactez aussi {pp} par le carnet de "
-            "liaison ou le secrétariat.",
-            pp=pp,
+            "C'est noté dans le dossier. Contactez aussi le professeur principal par le "
+            "carnet de liaison ou le secrétariat."
         )
-    return Screen(text)
+    return Screen(text + pp_line(_, view))
+
+
+def pp_line(_: Translator, view: DossierView) -> str:
+    """The PP's name(s) on a line of its own, when the staff file gives them."""
+    if not view.pp:
+        return ""
+    return "\n" + _("Professeur principal : {names}", names=", ".join(p.full_name for p in view.pp))
 
 
 def language_picker(locale: str) -> Screen:

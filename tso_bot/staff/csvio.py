@@ -69,12 +69,12 @@ MSG_BAD_ELEVE_ID = N_(
     "identifiant d'élève « {value} » invalide : lettres sans accents, chiffres, « . », « - » "
     "ou « _ » uniquement"
 )
-MSG_DUPLICATE_PUPIL = N_("l'élève « {eleve_id} » figure déjà ligne {first_line}")
+MSG_DUPLICATE_PUPIL = N_("l'élève « {eleve_id} » figure déjà à la ligne {first_line}")
 
 # Staff.
 MSG_UNKNOWN_ROLE = N_("rôle inconnu « {value} » (attendu : pp, chef ou secretariat)")
 MSG_PP_WITHOUT_CLASS = N_("classe obligatoire pour un professeur principal (rôle pp)")
-MSG_DUPLICATE_STAFF = N_("l'adresse « {email} » a déjà le rôle {role} ligne {first_line}")
+MSG_DUPLICATE_STAFF = N_("l'adresse « {email} » a déjà le rôle {role} à la ligne {first_line}")
 
 # Council.
 MSG_UNKNOWN_PHASE = N_("phase inconnue « {value} » (attendu : provisoire ou definitive)")
@@ -82,12 +82,14 @@ MSG_UNKNOWN_VOIE = N_("voie inconnue « {value} » (attendu : 2GT, 2PRO ou CAP)"
 MSG_UNKNOWN_AVIS = N_("avis inconnu « {value} » (attendu : oui, non ou proposition)")
 MSG_DUPLICATE_COUNCIL = N_(
     "l'avis de la phase {phase} pour l'élève « {eleve_id} » et la voie {voie} "
-    "figure déjà ligne {first_line}"
+    "figure déjà à la ligne {first_line}"
 )
 
 # Decisions.
 MSG_UNKNOWN_DECISION = N_("décision inconnue « {value} » (attendu : 2GT, 2PRO, CAP ou maintien)")
-MSG_DUPLICATE_DECISION = N_("la décision de l'élève « {eleve_id} » figure déjà ligne {first_line}")
+MSG_DUPLICATE_DECISION = N_(
+    "la décision de l'élève « {eleve_id} » figure déjà à la ligne {first_line}"
+)
 
 ALL_MESSAGES: tuple[str, ...] = (
     MSG_AT_LINE_COLUMN,
