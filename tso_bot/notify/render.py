@@ -79,80 +79,11 @@ def when(_: Translator, params: Mapping[str, Any], tz: ZoneInfo) -> str:
     return format_datetime(datetime.fromisoformat(params["at"]), tz, _.locale)
 
 
-def _phase_label(_: Translator, params: Mapping[str, Any]) -> str:
+def phase_label(_: Translator, params: Mapping[str, Any]) -> str:
     return _(Phase(params["phase"]).choices_label)
 
 
-@renderer("choices_recap")
-def _choices_recap(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendered:
-    what = _phase_label(_, p)
-    return Rendered(
-        _("Orientation de {pupil} : saisie des {what}", pupil=p["pupil"], what=what),
-        (
-            _("Bonjour,"),
-            _(
-                "{by} a validé les {what} de <b>{pupil}</b> (classe {classe}) le {when}.",
-                what=what,
-                pupil=p["pupil"],
-                classe=p["classe"],
-                by=p["by"],
-                when=when(_, p, tz),
-            ),
-            _("Voies demandées, par ordre de préférence :") + "\n" + ranked_list(_, p["voies"]),
-            _(
-                "Seul le responsable qui a fait la saisie peut la modifier, jusqu'à la "
-                "fermeture du service. Chaque modification vous est confirmée par un "
-                "nouveau courriel."
-            ),
-            _(
-                "Ce message est envoyé aux deux responsables légaux. Version n° {version}.",
-                version=p["version"],
-            ),
-        ),
-    )
+# The renderers register themselves when their modules are imported.
+from tso_bot.notify import messages  # noqa: E402
 
-
-@renderer("choices_validated")
-def _choices_validated(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendered:
-    what = _phase_label(_, p)
-    return Rendered(
-        _("Orientation de {pupil} : saisie des {what}", pupil=p["pupil"], what=what),
-        (
-            _(
-                "📋 {by} a validé les {what} de <b>{pupil}</b> ({classe}) le {when} :",
-                by=p["by"],
-                what=what,
-                pupil=p["pupil"],
-                classe=p["classe"],
-                when=when(_, p, tz),
-            )
-            + "\n"
-            + ranked_list(_, p["voies"]),
-            _("Consultez le dossier avec /dossier."),
-        ),
-    )
-
-
-@renderer("disagreement_to_pp")
-def _disagreement(_: Translator, p: Mapping[str, Any], tz: ZoneInfo) -> Rendered:
-    contact = _("Courriel : {email}", email=p["by_email"]) if p.get("by_email") else ""
-    return Rendered(
-        _("Désaccord signalé pour {pupil}", pupil=p["pupil"]),
-        tuple(
-            x
-            for x in (
-                _(
-                    "⚠️ {by}, responsable légal de <b>{pupil}</b> ({classe}), signale le "
-                    "{when} ne pas être d'accord avec la saisie faite par {entering}.",
-                    by=p["by"],
-                    pupil=p["pupil"],
-                    classe=p["classe"],
-                    when=when(_, p, tz),
-                    entering=p["entering"],
-                ),
-                _("Les responsables sont invités à se rapprocher de vous."),
-                contact,
-            )
-            if x
-        ),
-    )
+__all__ = ["messages"]

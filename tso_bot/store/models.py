@@ -68,6 +68,9 @@ class Person(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     telegram_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     current_pupil_id: Mapped[str | None] = mapped_column(String(64))
+    # What the next free text from this person answers (e.g. a council comment), kept in
+    # the database like every other state, never in PTB's memory.
+    awaiting: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
     @property
@@ -183,3 +186,50 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+
+
+class CouncilAnswerRow(Base):
+    """One line of the council's answer: a voie, its avis, an optional comment."""
+
+    __tablename__ = "council_answers"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    voie: Mapped[str] = mapped_column(String(8), primary_key=True)
+    avis: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: import
+    at: Mapped[datetime]
+
+
+class FamilyAnswerRow(Base):
+    """The acknowledgement (provisoire) or response (définitive). The primary key makes
+    it once per pupil and phase, whichever guardian answers first."""
+
+    __tablename__ = "family_answers"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    accepted_voie: Mapped[str | None] = mapped_column(String(8))  # None: refuses all
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class DecisionRow(Base):
+    """The chef d'établissement's decision (a voie or `maintien`)."""
+
+    __tablename__ = "decisions"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    motif: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: import
+    at: Mapped[datetime]
+    appeal_deadline: Mapped[datetime | None]  # set when it differs from the request
+
+
+class AppealRow(Base):
+    """A family's *je fais appel* or *je demande le maintien*, once per pupil."""
+
+    __tablename__ = "appeals"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
