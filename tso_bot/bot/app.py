@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from tso_bot.bot.common import CTX_KEY, Context
-from tso_bot.bot.handlers import account, calendar, choices, dossier, fallback, help, start
+from tso_bot.bot.handlers import account, answers, calendar, choices, dossier, fallback, help, start
 from tso_bot.i18n import N_, translator
 from tso_bot.services.context import AppContext
 
@@ -66,6 +66,8 @@ def register_handlers(application: Application) -> None:
     add = application.add_handler
     add(CallbackQueryHandler(choices.on_edit_button, pattern=r"^e:"))
     add(CallbackQueryHandler(dossier.on_dossier_button, pattern=r"^d:"))
+    add(CallbackQueryHandler(answers.on_answer_button, pattern=r"^a:"))
+    add(CallbackQueryHandler(answers.on_appeal_button, pattern=r"^r:"))
     add(CallbackQueryHandler(account.on_language_button, pattern=r"^l:"))
     add(CallbackQueryHandler(account.on_forget_button, pattern=r"^o:"))
     add(CallbackQueryHandler(help.on_help_button, pattern=r"^h:"))

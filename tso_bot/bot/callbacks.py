@@ -77,3 +77,66 @@ def parse_dossier(data: str) -> DossierAction | None:
     if needs_pupil != (len(parts) == 3) or (needs_pupil and not parts[2]):
         return None
     return DossierAction(parts[1], parts[2] if needs_pupil else None)
+
+
+ANSWER_OPS = ("open", "pick", "ok")
+REFUSE_ALL = "none"
+
+
+@dataclass(frozen=True)
+class AnswerAction:
+    """`a:<phase>:<op>:<pupil>[:<voie>|none]` — acknowledgement or response to the council.
+
+    `voie` None with op pick/ok means "refuse them all".
+    """
+
+    phase: Phase
+    op: str
+    pupil_id: str
+    voie: Voie | None = None
+
+    def encode(self) -> str:
+        parts = ["a", _PHASE_LETTERS[self.phase], self.op, self.pupil_id]
+        if self.op != "open":
+            parts.append(self.voie.value if self.voie else REFUSE_ALL)
+        return _checked(":".join(parts))
+
+
+def parse_answer(data: str) -> AnswerAction | None:
+    parts = data.split(":")
+    if len(parts) not in (4, 5) or parts[0] != "a" or not parts[3]:
+        return None
+    phase = _PHASE_CODES.get(parts[1])
+    op = parts[2]
+    if phase is None or op not in ANSWER_OPS or (op == "open") != (len(parts) == 4):
+        return None
+    if op == "open":
+        return AnswerAction(phase, op, parts[3])
+    voie = None if parts[4] == REFUSE_ALL else parse_voie(parts[4])
+    if voie is None and parts[4] != REFUSE_ALL:
+        return None
+    return AnswerAction(phase, op, parts[3], voie)
+
+
+APPEAL_OPS = ("ask", "ok")
+
+
+@dataclass(frozen=True)
+class AppealAction:
+    """`r:<op>:<pupil>:<kind>` — *je fais appel* / *je demande le maintien*."""
+
+    op: str
+    pupil_id: str
+    kind: str
+
+    def encode(self) -> str:
+        return _checked(":".join(("r", self.op, self.pupil_id, self.kind)))
+
+
+def parse_appeal(data: str) -> AppealAction | None:
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != "r" or parts[1] not in APPEAL_OPS or not parts[2]:
+        return None
+    if parts[3] not in ("appel", "maintien"):
+        return None
+    return AppealAction(parts[1], parts[2], parts[3])

@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from tso_bot.bot.views import Screen
+from tso_bot.bot.screen import Screen
 from tso_bot.i18n import normalize_locale
 from tso_bot.services.context import AppContext
 from tso_bot.store.models import Person

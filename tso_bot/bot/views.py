@@ -6,31 +6,29 @@ labels are plain text (`_p`), since Telegram does not parse them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from tso_bot.bot import answer_views
+from tso_bot.bot.answer_views import pp_line
 from tso_bot.bot.callbacks import DossierAction, EditAction
+from tso_bot.bot.screen import Screen
 from tso_bot.domain.calendar import SchoolCalendar, Step, WindowState
 from tso_bot.domain.permissions import (
     Denial,
     Role,
+    may_answer_council,
     may_enter_choices,
     may_flag_disagreement,
 )
-from tso_bot.domain.phases import Phase
+from tso_bot.domain.phases import Phase, phase_of
 from tso_bot.domain.ranking import Ranking
 from tso_bot.domain.voies import Voie
 from tso_bot.i18n import LANGUAGES, Translator, format_datetime, translator
+from tso_bot.services.appeals import appeal_problem
 from tso_bot.services.dossier import DossierView, ValidatedChoices
 from tso_bot.store.models import Person, Pupil
-
-
-@dataclass(frozen=True)
-class Screen:
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
 
 
 def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
@@ -160,7 +158,26 @@ def _guidance(_: Translator, cal: SchoolCalendar, view: DossierView, now: dateti
             pupil=pupil.prenom,
             closes=closes,
         )
-    return _("Étape en cours : « {step} », jusqu'au {closes}.", step=_(step.label), closes=closes)
+    phase = phase_of(step)
+    if phase in view.answers:
+        return _("C'est fait pour cette étape : la réponse de la famille est enregistrée.")
+    if phase not in view.council:
+        return _(
+            "Étape en cours : « {step} », jusqu'au {closes}. Le conseil de classe n'a pas "
+            "encore transmis sa réponse : vous serez prévenu.",
+            step=_(step.label),
+            closes=closes,
+        )
+    if step is Step.ACK:
+        return _(
+            "À faire maintenant : accuser réception de l'avis du conseil de classe, "
+            "avant le {closes}.",
+            closes=closes,
+        )
+    return _(
+        "À faire maintenant : répondre aux propositions du conseil de classe, avant le {closes}.",
+        closes=closes,
+    )
 
 
 def dossier_screen(view: DossierView, cal: SchoolCalendar, now: datetime) -> Screen:
@@ -180,9 +197,22 @@ def dossier_screen(view: DossierView, cal: SchoolCalendar, now: datetime) -> Scr
     for phase in Phase:
         if phase in view.choices or cal.state(phase.entry_step, now) is not WindowState.NOT_YET:
             parts.append(_status_line(_, cal, phase, view.choices.get(phase)))
+        if phase in view.council:
+            parts.append(answer_views.council_section(_, cal, view, phase))
+    if view.decision is not None:
+        parts.append(answer_views.decision_section(_, view, cal, now))
     parts.append(_guidance(_, cal, view, now))
     rows: list[list[InlineKeyboardButton]] = []
     rel = view.relation
+    for phase in Phase:
+        if (
+            phase in view.council
+            and phase not in view.answers
+            and (may_answer_council(rel, cal, phase.answer_step, now) is None)
+        ):
+            rows.append(answer_views.answer_button(view.viewer.locale, phase, pupil.id))
+    if appeal_problem(rel, view, now) is None:
+        rows.append(answer_views.appeal_buttons(view.viewer.locale, pupil.id))
     for phase in Phase:
         if may_enter_choices(rel, cal, phase.entry_step, now) is None:
             label = (
@@ -325,13 +355,6 @@ def disagreement_done(viewer: Person, view: DossierView, pp_reached: bool) -> Sc
             "carnet de liaison ou le secrétariat."
         )
     return Screen(text + pp_line(_, view))
-
-
-def pp_line(_: Translator, view: DossierView) -> str:
-    """The PP's name(s) on a line of its own, when the staff file gives them."""
-    if not view.pp:
-        return ""
-    return "\n" + _("Professeur principal : {names}", names=", ".join(p.full_name for p in view.pp))
 
 
 def language_picker(locale: str) -> Screen:

@@ -7,18 +7,30 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tso_bot.domain.calendar import SchoolCalendar
+from tso_bot.domain.council import CouncilAnswer
 from tso_bot.domain.permissions import Relation, Role
 from tso_bot.domain.phases import Phase
 from tso_bot.domain.ranking import Ranking
+from tso_bot.domain.voies import Voie
 from tso_bot.services.context import AppContext
 from tso_bot.store import queries
-from tso_bot.store.models import ChoiceVersion, Person, Pupil
+from tso_bot.store.models import AppealRow, ChoiceVersion, DecisionRow, Person, Pupil
 
 
 @dataclass(frozen=True)
 class ValidatedChoices:
     ranking: Ranking
     version: int
+    by: Person
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerGiven:
+    """The family's acknowledgement or response: a voie, or None when they refused all."""
+
+    accepted: Voie | None
     by: Person
     at: datetime
 
@@ -32,6 +44,10 @@ class DossierView:
     entering: Person | None
     choices: dict[Phase, ValidatedChoices] = field(default_factory=dict)
     pp: tuple[Person, ...] = ()
+    council: dict[Phase, CouncilAnswer] = field(default_factory=dict)  # released ones only
+    answers: dict[Phase, AnswerGiven] = field(default_factory=dict)
+    decision: DecisionRow | None = None
+    appeal: AppealRow | None = None
 
     @property
     def relation(self) -> Relation:
@@ -61,8 +77,24 @@ async def validated_choices(
     return ValidatedChoices(Ranking.decode(version.voies), version.version, by, version.at)
 
 
-async def load(s: AsyncSession, viewer: Person, pupil_id: str | None = None) -> DossierView | None:
-    """The dossier of `pupil_id` (or the viewer's current pupil), if the viewer may see it."""
+def council_released(calendar: SchoolCalendar, phase: Phase, now: datetime) -> bool:
+    """Rule 4: families see the council's answer once the answer window has opened."""
+    window = calendar.window(phase.answer_step)
+    return window is not None and now >= window.opens
+
+
+async def load(
+    s: AsyncSession,
+    viewer: Person,
+    pupil_id: str | None = None,
+    *,
+    calendar: SchoolCalendar | None = None,
+    now: datetime | None = None,
+) -> DossierView | None:
+    """The dossier of `pupil_id` (or the viewer's current pupil), if the viewer may see it.
+
+    With `calendar` and `now`, the council's answers a family may already see are included
+    (staff always see them)."""
     pupils = await queries.pupils_of(s, viewer)
     if not pupils:
         return None
@@ -81,7 +113,34 @@ async def load(s: AsyncSession, viewer: Person, pupil_id: str | None = None) -> 
         if validated:
             choices[phase] = validated
     pp = tuple(await queries.pp_of_class(s, pupil.classe))
-    return DossierView(viewer, pupil, tuple(pupils), guardians, entering, choices, pp)
+    council, answers = {}, {}
+    for phase in Phase:
+        requested = choices[phase].ranking if phase in choices else None
+        answer = await queries.council_answer(s, pupil.id, phase, requested)
+        is_staff = viewer.role not in ("guardian", "pupil")
+        released = (
+            calendar is not None and now is not None and council_released(calendar, phase, now)
+        )
+        if answer is not None and (is_staff or released):
+            council[phase] = answer
+        given = await queries.family_answer(s, pupil.id, phase)
+        if given is not None:
+            by = await s.get_one(Person, given.person_id)
+            accepted = Voie(given.accepted_voie) if given.accepted_voie else None
+            answers[phase] = AnswerGiven(accepted, by, given.at)
+    return DossierView(
+        viewer,
+        pupil,
+        tuple(pupils),
+        guardians,
+        entering,
+        choices,
+        pp,
+        council,
+        answers,
+        await queries.decision_of(s, pupil.id),
+        await queries.appeal_of(s, pupil.id),
+    )
 
 
 async def load_for_chat(
@@ -91,4 +150,4 @@ async def load_for_chat(
         person = await queries.person_by_chat(s, chat_id)
         if person is None:
             return None, None
-        return person, await load(s, person, pupil_id)
+        return person, await load(s, person, pupil_id, calendar=ctx.calendar, now=ctx.clock.now())

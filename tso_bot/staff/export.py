@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tso_bot.domain.council import CouncilAnswer
 from tso_bot.domain.phases import Phase
+from tso_bot.domain.ranking import Ranking
 from tso_bot.services.context import AppContext
 from tso_bot.services.dossier import ValidatedChoices, validated_choices
 from tso_bot.store import queries
-from tso_bot.store.models import AuditEntry, ChoiceVersion, Pupil
+from tso_bot.store.models import AuditEntry, ChoiceVersion, FamilyAnswerRow, Pupil
 
 EXPORT_COLUMNS = (
     "classe",
@@ -33,6 +36,7 @@ EXPORT_COLUMNS = (
     "propositions",
     "reponse",
     "decision",
+    "appel",  # an extension of the contract: appel | maintien when the family contested
 )
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "eleve_id", "before", "after")
 
@@ -75,8 +79,53 @@ async def dossier_rows(ctx: AppContext) -> list[list[str]]:
                 "choix_par": choix.by.full_name if choix else "",
                 "choix_le": _local_iso(choix, tz),
             }
+            row |= await _council_columns(s, pupil.id, latest)
             rows.append([row.get(c, "") for c in EXPORT_COLUMNS])
     return rows
+
+
+def encode_council(answer: CouncilAnswer | None) -> str:
+    """`2PRO=oui,2GT=non,CAP=proposition`: requested voies in rank order, then proposals."""
+    if answer is None:
+        return ""
+    return ",".join(f"{x.voie.value}={x.avis.value}" for x in answer.lines)
+
+
+def encode_answer(row: FamilyAnswerRow | None, phase: Phase) -> str:
+    """Acknowledgement: the accepted voie or `refus`; response: `accord:<voie>` or
+    `desaccord`."""
+    if row is None:
+        return ""
+    if phase is Phase.PROVISOIRE:
+        return row.accepted_voie or "refus"
+    return f"accord:{row.accepted_voie}" if row.accepted_voie else "desaccord"
+
+
+async def _council_columns(
+    s: AsyncSession, pupil_id: str, latest: dict[Phase, ValidatedChoices | None]
+) -> dict[str, str]:
+    def requested(phase: Phase) -> Ranking | None:
+        chosen = latest[phase]
+        return chosen.ranking if chosen else None
+
+    decision = await queries.decision_of(s, pupil_id)
+    appeal = await queries.appeal_of(s, pupil_id)
+    return {
+        "avis_provisoire": encode_council(
+            await queries.council_answer(s, pupil_id, Phase.PROVISOIRE, requested(Phase.PROVISOIRE))
+        ),
+        "accuse_reception": encode_answer(
+            await queries.family_answer(s, pupil_id, Phase.PROVISOIRE), Phase.PROVISOIRE
+        ),
+        "propositions": encode_council(
+            await queries.council_answer(s, pupil_id, Phase.DEFINITIVE, requested(Phase.DEFINITIVE))
+        ),
+        "reponse": encode_answer(
+            await queries.family_answer(s, pupil_id, Phase.DEFINITIVE), Phase.DEFINITIVE
+        ),
+        "decision": decision.decision if decision else "",
+        "appel": appeal.kind if appeal else "",
+    }
 
 
 async def export_dossiers(ctx: AppContext) -> bytes:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tso_bot.domain.council import Avis, CouncilAnswer, CouncilLine
+from tso_bot.domain.ranking import Ranking
+from tso_bot.domain.voies import Voie
 from tso_bot.store.models import (
+    AppealRow,
     ChoiceVersion,
+    CouncilAnswerRow,
+    DecisionRow,
     Draft,
     EnteringGuardian,
+    FamilyAnswerRow,
     Guardianship,
     Person,
     Pupil,
@@ -68,4 +75,40 @@ async def pp_of_class(session: AsyncSession, classe: str) -> list[Person]:
         await session.scalars(
             select(Person).where(Person.role == "pp", Person.classe == classe).order_by(Person.id)
         )
+    )
+
+
+async def council_answer(
+    session: AsyncSession, pupil_id: str, phase: str, requested: Ranking | None = None
+) -> CouncilAnswer | None:
+    """The council's lines for a pupil and phase: requested voies in rank order first."""
+    rows = list(
+        await session.scalars(
+            select(CouncilAnswerRow).where(
+                CouncilAnswerRow.pupil_id == pupil_id, CouncilAnswerRow.phase == phase
+            )
+        )
+    )
+    if not rows:
+        return None
+    order = {v: i for i, v in enumerate(requested.voies)} if requested else {}
+    rows.sort(key=lambda r: (order.get(Voie(r.voie), len(order)), Voie(r.voie).value))
+    return CouncilAnswer(tuple(CouncilLine(Voie(r.voie), Avis(r.avis), r.comment) for r in rows))
+
+
+async def family_answer(session: AsyncSession, pupil_id: str, phase: str) -> FamilyAnswerRow | None:
+    return await session.get(FamilyAnswerRow, (pupil_id, phase))
+
+
+async def decision_of(session: AsyncSession, pupil_id: str) -> DecisionRow | None:
+    return await session.get(DecisionRow, pupil_id)
+
+
+async def appeal_of(session: AsyncSession, pupil_id: str) -> AppealRow | None:
+    return await session.get(AppealRow, pupil_id)
+
+
+async def chefs(session: AsyncSession) -> list[Person]:
+    return list(
+        await session.scalars(select(Person).where(Person.role == "chef").order_by(Person.id))
     )

@@ -1,5 +1,5 @@
 """One module per area; importing them registers their renderers."""
 
-from tso_bot.notify.messages import choices
+from tso_bot.notify.messages import choices, council
 
-__all__ = ["choices"]
+__all__ = ["choices", "council"]
