@@ -20,7 +20,7 @@ from tso_bot.domain.phases import Phase
 from tso_bot.domain.voies import Voie
 from tso_bot.services import dossier as dossiers
 from tso_bot.services.context import AppContext
-from tso_bot.services.journal import audit, enqueue, notify, telegram_reachable
+from tso_bot.services.journal import audit, notify, tell_family
 from tso_bot.store import queries
 from tso_bot.store.models import FamilyAnswerRow, Person
 
@@ -146,29 +146,16 @@ async def _queue(
         **contacts(view, await queries.chefs(s)),
     }
     base = f"answer:{view.pupil.id}:{phase}"
-    for guardian in view.guardians:
-        if guardian.email:
-            await enqueue(
-                s,
-                key=f"{base}:{guardian.id}:email",
-                kind="answer_recap",
-                person=guardian,
-                channel="email",
-                params=params,
-                at=now,
-            )
-    pupil_person = await s.get_one(Person, view.pupil.person_id)
-    for other in (*view.others, pupil_person):
-        if telegram_reachable(other):
-            await enqueue(
-                s,
-                key=f"{base}:{other.id}:telegram",
-                kind="answer_recap",
-                person=other,
-                channel="telegram",
-                params=params,
-                at=now,
-            )
+    await tell_family(
+        s,
+        key=base,
+        kind="answer_recap",
+        guardians=view.guardians,
+        pupil=await s.get_one(Person, view.pupil.person_id),
+        actor=view.viewer,
+        params=params,
+        at=now,
+    )
     if accepted is None:
         for pp in view.pp:
             await notify(

@@ -14,7 +14,7 @@ from tso_bot.domain.decision import AppealKind
 from tso_bot.domain.permissions import Relation, Role
 from tso_bot.services import dossier as dossiers
 from tso_bot.services.context import AppContext
-from tso_bot.services.journal import audit, enqueue, notify, telegram_reachable
+from tso_bot.services.journal import audit, notify, tell_family
 from tso_bot.store import queries
 from tso_bot.store.models import AppealRow, Person
 
@@ -106,29 +106,16 @@ async def _queue(
         "at": now.isoformat(),
     }
     base = f"appeal:{view.pupil.id}"
-    for guardian in view.guardians:
-        if guardian.email:
-            await enqueue(
-                s,
-                key=f"{base}:{guardian.id}:email",
-                kind="appeal_recap",
-                person=guardian,
-                channel="email",
-                params=params,
-                at=now,
-            )
-    pupil_person = await s.get_one(Person, view.pupil.person_id)
-    for other in (*view.others, pupil_person):
-        if telegram_reachable(other):
-            await enqueue(
-                s,
-                key=f"{base}:{other.id}:telegram",
-                kind="appeal_recap",
-                person=other,
-                channel="telegram",
-                params=params,
-                at=now,
-            )
+    await tell_family(
+        s,
+        key=base,
+        kind="appeal_recap",
+        guardians=view.guardians,
+        pupil=await s.get_one(Person, view.pupil.person_id),
+        actor=view.viewer,
+        params=params,
+        at=now,
+    )
     for chef in await queries.chefs(s):
         await notify(
             s,

@@ -22,7 +22,7 @@ from tso_bot.domain.ranking import Ranking, RankingError
 from tso_bot.domain.voies import Voie
 from tso_bot.services import dossier as dossiers
 from tso_bot.services.context import AppContext
-from tso_bot.services.journal import audit, enqueue, telegram_reachable
+from tso_bot.services.journal import audit, tell_family
 from tso_bot.store import queries
 from tso_bot.store.models import ChoiceVersion, Draft, EnteringGuardian, Person
 
@@ -193,27 +193,14 @@ async def _queue_recaps(
         "at": now.isoformat(),
         "version": version,
     }
-    base = f"choices:{view.pupil.id}:{phase}:{version}"
-    for guardian in view.guardians:
-        if guardian.email:
-            await enqueue(
-                s,
-                key=f"{base}:recap:{guardian.id}",
-                kind="choices_recap",
-                person=guardian,
-                channel="email",
-                params=params,
-                at=now,
-            )
-    pupil_person = await s.get_one(Person, view.pupil.person_id)
-    for other in (*view.others, pupil_person):
-        if telegram_reachable(other):
-            await enqueue(
-                s,
-                key=f"{base}:tg:{other.id}",
-                kind="choices_validated",
-                person=other,
-                channel="telegram",
-                params=params,
-                at=now,
-            )
+    await tell_family(
+        s,
+        key=f"choices:{view.pupil.id}:{phase}:{version}",
+        kind="choices_recap",
+        telegram_kind="choices_validated",
+        guardians=view.guardians,
+        pupil=await s.get_one(Person, view.pupil.person_id),
+        actor=view.viewer,
+        params=params,
+        at=now,
+    )

@@ -106,3 +106,46 @@ async def notify(
         at=at,
     )
     return channel
+
+
+async def tell_family(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    guardians: tuple[Person, ...] | list[Person],
+    pupil: Person | None,
+    actor: Person | None,
+    params: dict[str, Any],
+    at: datetime,
+    telegram_kind: str | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    """The recap rule of DESIGN.md: an e-mail to every guardian who has an address, and a
+    Telegram message to the other guardian(s) and the pupil where linked (the actor, if a
+    guardian, already saw the answer in their chat)."""
+    for guardian in guardians:
+        if guardian.email:
+            await enqueue(
+                session,
+                key=f"{key}:{guardian.id}:email",
+                kind=kind,
+                person=guardian,
+                channel="email",
+                params=params,
+                at=at,
+                not_before=not_before,
+            )
+    others = [g for g in guardians if actor is None or g.id != actor.id]
+    for person in (*others, *([pupil] if pupil else [])):
+        if telegram_reachable(person):
+            await enqueue(
+                session,
+                key=f"{key}:{person.id}:telegram",
+                kind=telegram_kind or kind,
+                person=person,
+                channel="telegram",
+                params=params,
+                at=at,
+                not_before=not_before,
+            )
