@@ -18,7 +18,17 @@ from telegram.ext import (
 )
 
 from tso_bot.bot.common import CTX_KEY, Context
-from tso_bot.bot.handlers import account, answers, calendar, choices, dossier, fallback, help, start
+from tso_bot.bot.handlers import (
+    account,
+    answers,
+    calendar,
+    choices,
+    dossier,
+    fallback,
+    help,
+    staff,
+    start,
+)
 from tso_bot.i18n import N_, translator
 from tso_bot.services.context import AppContext
 
@@ -61,6 +71,9 @@ def register_handlers(application: Application) -> None:
         "oublier": account.on_forget,
         "aide": help.on_help,
     }
+    # Before any command (its own group, so the command's handler still runs after it):
+    # a command ends a pending free-text prompt.
+    application.add_handler(MessageHandler(filters.COMMAND, staff.end_prompt_on_command), -1)
     for fr, en, _msg in COMMANDS:
         command(fr, en, callbacks[fr])
     add = application.add_handler
@@ -71,6 +84,8 @@ def register_handlers(application: Application) -> None:
     add(CallbackQueryHandler(account.on_language_button, pattern=r"^l:"))
     add(CallbackQueryHandler(account.on_forget_button, pattern=r"^o:"))
     add(CallbackQueryHandler(help.on_help_button, pattern=r"^h:"))
+    add(CallbackQueryHandler(staff.on_council_button, pattern=r"^c:"))
+    add(CallbackQueryHandler(staff.on_decision_button, pattern=r"^k:"))
     add(CallbackQueryHandler(fallback.on_stale_button))
     add(MessageHandler(filters.COMMAND, fallback.on_unknown_command))
     add(MessageHandler(filters.TEXT, fallback.on_text))

@@ -233,3 +233,31 @@ class AppealRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     at: Mapped[datetime]
+
+
+class CouncilDraftRow(Base):
+    """The council's answer being entered in Telegram, voie by voie, before it is recorded.
+
+    Kept apart from `council_answers` so that families never see half an answer; shared by
+    whoever may record it (the PP, the chef), since it is the council's answer, not theirs.
+    """
+
+    __tablename__ = "council_drafts"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16), primary_key=True)
+    voie: Mapped[str] = mapped_column(String(8), primary_key=True)
+    avis: Mapped[str | None] = mapped_column(String(16))  # None: not answered yet
+    comment: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))  # the last to edit
+    updated_at: Mapped[datetime]
+
+
+class DecisionDraftRow(Base):
+    """The chef's decision being prepared in Telegram: the choice, then the motif."""
+
+    __tablename__ = "decision_drafts"
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    motif: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from telegram import Update
 
 from tso_bot.bot.callbacks import parse_dossier
 from tso_bot.bot.common import Context, app_ctx, locale_for, send, show
+from tso_bot.bot.handlers import staff
 from tso_bot.bot.views import (
     Screen,
     child_picker,
@@ -15,7 +16,7 @@ from tso_bot.bot.views import (
     dossier_screen,
 )
 from tso_bot.domain.calendar import Step
-from tso_bot.domain.permissions import may_flag_disagreement
+from tso_bot.domain.permissions import Role, is_staff, may_flag_disagreement
 from tso_bot.i18n import translator
 from tso_bot.services import disagreement, linking
 from tso_bot.services.dossier import load_for_chat
@@ -36,7 +37,9 @@ async def send_home(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     person, view = await load_for_chat(ctx, chat.id)
-    if person is None:
+    if person is not None and is_staff(Role(person.role)):
+        await staff.send_staff_home(update, context)
+    elif person is None:
         await send(update, not_linked(update))
     elif view is None:
         _ = translator(person.locale)

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden
 
 from tso_bot.bot.common import Context, app_ctx, locale_for, send
+from tso_bot.bot.handlers import staff
 from tso_bot.bot.handlers.start import redeem
 from tso_bot.bot.views import Screen
 from tso_bot.i18n import translator
@@ -26,6 +27,13 @@ async def on_text(update: Update, context: Context) -> None:
     async with app_ctx(context).db.transaction() as s:
         person = await queries.person_by_chat(s, chat.id)
     text = (message.text or "").strip()
+    # A council comment or a decision's motif, asked for by the previous screen.
+    if (
+        person is not None
+        and person.awaiting
+        and await staff.on_awaited_text(update, context, person.awaiting)
+    ):
+        return
     if person is None and looks_like_code(text):
         await redeem(update, context, text)
         return
