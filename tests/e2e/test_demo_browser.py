@@ -63,6 +63,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[DemoServer]:
     server = await start_demo(port=0, data_dir=tmp_path / "demo-data")
     yield server
     await server.stop()
+    assert server.emulator.unsupported_calls == [], "a Bot API method outside CONTRACT.md"
 
 
 async def open_page(
