@@ -3,9 +3,16 @@ records a decision with its motif; nobody else can, whatever button they forge."
 
 from __future__ import annotations
 
-from tests.e2e.harness import School, read_csv
+from tests.e2e.harness import School
 from tests.support import ROSTER_CSV, paris
+from tso_bot.runtime import build_context
 from tso_bot.sandbox.emulator import FakeUser, MessageRecord
+from tso_bot.services import invites as invites_service
+from tso_bot.services import roster
+from tso_bot.services.invites import InviteRow
+from tso_bot.staff.export import EXPORT_COLUMNS, dossier_rows
+from tso_bot.staff.parsing import parse_roster, parse_staff
+from tso_bot.store.migrate import upgrade
 
 STAFF = (
     "role,classe,nom,prenom,email\r\n"
@@ -16,14 +23,27 @@ STAFF = (
 ).encode()
 
 
-async def prepare(school: School) -> dict[str, dict[str, str]]:
-    (school.root / "roster.csv").write_bytes(ROSTER_CSV)
-    (school.root / "staff.csv").write_bytes(STAFF)
-    await school.cli("roster", "import", "roster.csv")
-    await school.cli("staff", "import", "staff.csv")
-    await school.cli("invites", "invites.csv")
-    rows = read_csv(school.root / "invites.csv")
-    return {r["email"] or r["prenom"]: r for r in rows}
+async def prepare(school: School) -> dict[str, InviteRow]:
+    """The school's files, imported in-process (the command line has its own tests): the
+    bot is what this test is about."""
+    await upgrade(school.settings.database_url)
+    ctx = build_context(school.settings, school.clock)
+    try:
+        await roster.import_roster(ctx, parse_roster(ROSTER_CSV).rows, "fr")
+        await roster.import_staff(ctx, parse_staff(STAFF).rows, "fr")
+        rows = await invites_service.issue_invites(ctx, school.emulator.bot_username)
+    finally:
+        await ctx.db.dispose()
+    return {r.email or r.prenom: r for r in rows}
+
+
+async def export(school: School) -> dict[str, dict[str, str]]:
+    ctx = build_context(school.settings, school.clock)
+    try:
+        rows = await dossier_rows(ctx)
+    finally:
+        await ctx.db.dispose()
+    return {row[1]: dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows}
 
 
 async def link(school: School, code: str, name: str) -> tuple[FakeUser, MessageRecord]:
@@ -62,16 +82,23 @@ async def rank(school: School, anne: FakeUser, start: str, *voies: str) -> None:
 async def test_the_pp_enters_the_council_and_the_chef_decides(school: School) -> None:
     emu, clock = school.emulator, school.clock
     invites = await prepare(school)
-    assert invites["claire.leroy@example.org"]["type"] == "staff"
+    assert invites["claire.leroy@example.org"].type == "staff"
     await school.start_bot()
-    anne, _home = await link(school, invites["anne.martin@example.org"]["code"], "Anne")
+    anne, _home = await link(school, invites["anne.martin@example.org"].code, "Anne")
     await rank(school, anne, "Saisir", "2de professionnelle", "2de générale")
 
     # The intentions are closed: the PP of 3eA links and finds her class.
     clock.set(paris(2024, 3, 12, 9, 0))
-    claire, home = await link(school, invites["claire.leroy@example.org"]["code"], "Claire")
+    claire, home = await link(school, invites["claire.leroy@example.org"].code, "Claire")
     assert "Classe 3eA" in home.text and "Zoé Martin — avis à saisir" in home.text
     assert "Tom" not in home.text  # another class
+
+    # A comment asked for, then a command instead: the prompt is over, text is just text.
+    await press(school, claire, home, "Zoé Martin")
+    await press(school, claire, home, "💬 1")
+    home = (await emu.send_text_and_wait(claire.id, "/dossier", expect=1))[-1]
+    reply = await emu.send_text_and_wait(claire.id, "Très bien", expect=1)
+    assert "Je ne lis pas les messages libres" in reply[-1].text
 
     # Zoé's answer, voie by voie, the message edited in place.
     screen = await press(school, claire, home, "Zoé Martin")
@@ -96,10 +123,10 @@ async def test_the_pp_enters_the_council_and_the_chef_decides(school: School) ->
     assert "pas dans votre classe" in await forged(school, claire, saved, "c:y:p:E002:CAP")
 
     # The secrétariat reads and helps, never enters; the pupil follows, never acts.
-    ines, ines_home = await link(school, invites["secretariat@example.org"]["code"], "Inès")
+    ines, ines_home = await link(school, invites["secretariat@example.org"].code, "Inès")
     labels = [b.text for b in ines_home.buttons]
     assert "3eA — avis : 1/1" in labels and not any("Décisions" in x for x in labels)
-    zoe, zoe_home = await link(school, invites["Zoé"]["code"], "Zoé")
+    zoe, zoe_home = await link(school, invites["Zoé"].code, "Zoé")
     assert "Dossier d'orientation de Zoé Martin" in zoe_home.text
     for user, msg in ((ines, ines_home), (zoe, zoe_home)):
         for data in ("c:y:p:E001:2GT", "c:s:p:E001", "c:o:p:E001", "k:v:E001:2GT", "k:s:E001"):
@@ -117,7 +144,7 @@ async def test_the_pp_enters_the_council_and_the_chef_decides(school: School) ->
     clock.set(paris(2024, 5, 14, 19, 0))
     await rank(school, anne, "Saisir les choix", "2de générale")
     clock.set(paris(2024, 5, 27, 10, 0))  # a Monday: appeal until Thursday 30 May
-    sophie, chef_home = await link(school, invites["chef@example.org"]["code"], "Sophie")
+    sophie, chef_home = await link(school, invites["chef@example.org"].code, "Sophie")
     todo = await press(school, sophie, chef_home, "Décisions à prendre (2)")
     screen = await press(school, sophie, todo, "Zoé Martin")
     assert "Demande de la famille :</b>" not in screen.text  # HTML is rendered, not shown
@@ -136,8 +163,7 @@ async def test_the_pp_enters_the_council_and_the_chef_decides(school: School) ->
         )
     )
 
-    await school.stop_bot()
-    await school.cli("export", "export.csv")
-    rows = {r["eleve_id"]: r for r in read_csv(school.root / "export.csv")}
+    rows = await export(school)
     assert rows["E001"]["decision"].startswith("2PRO")
     assert "CAP=proposition" in rows["E001"]["avis_provisoire"]
+    assert rows["E002"]["avis_provisoire"] == ""  # the forged buttons changed nothing

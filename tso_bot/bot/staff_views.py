@@ -359,6 +359,14 @@ def _lines_param(lines: tuple[CouncilLine, ...]) -> list[list[object]]:
     return [[x.voie.value, x.avis.value, x.comment] for x in lines]
 
 
+def _correctable(_: Translator, cal: SchoolCalendar, phase: Phase, now: datetime) -> str:
+    """Until the family can see it, the answer may be corrected (the same entry screen)."""
+    window = cal.window(phase.answer_step)
+    if window is None or now >= window.opens:
+        return ""
+    return " " + _("Vous pouvez le corriger d'ici là.")
+
+
 def saved_screen(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
     assert entry.staff is not None and entry.facts is not None and entry.saved is not None
     _ = translator(entry.staff.locale)
@@ -373,7 +381,7 @@ def saved_screen(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
             )
             + "\n"
             + council_lines(_, _lines_param(entry.saved)),
-            _release_line(_, cal, entry.phase, now) + " " + _("Vous pouvez le corriger d'ici là."),
+            _release_line(_, cal, entry.phase, now) + _correctable(_, cal, entry.phase, now),
         )
     )
     rows = []

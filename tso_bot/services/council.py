@@ -337,12 +337,6 @@ class Entry:
         """The draft's answered lines, as they would be recorded."""
         return draft_lines(self.draft)
 
-    @property
-    def complete(self) -> bool:
-        return self.facts is not None and not check_council(
-            self.facts.requested, self.lines, complete=True
-        )
-
 
 def draft_lines(draft: Mapping[Voie, DraftLine]) -> list[CouncilLine]:
     return [CouncilLine(v, d.avis, d.comment) for v, d in draft.items() if d.avis is not None]
