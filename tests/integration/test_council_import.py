@@ -6,6 +6,7 @@ after; the families' notifications queued for the answer window; the staff's rig
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -336,7 +337,13 @@ async def test_the_pp_enters_voie_by_voie_then_records(requested: AppContext) ->
     claire = chats["claire.leroy@example.org"]
     entry = await council.open_entry(requested, claire, "E001", P)
     assert entry.refusal is None and list(entry.draft) == [Voie.SECONDE_PRO, Voie.SECONDE_GT]
+
+    async def status() -> council.CouncilStatus | None:
+        return (await council.home(requested, claire)).pupils[0].status
+
+    assert await status() is council.CouncilStatus.TO_ENTER  # looking starts nothing
     await council.toggle(requested, claire, "E001", P, Voie.SECONDE_PRO, Avis.OUI)
+    assert await status() is council.CouncilStatus.DRAFT
     entry = await council.save(requested, claire, "E001", P)
     assert entry.saved is None and entry.problems == ((Voie.SECONDE_GT, CouncilProblem.MISSING),)
     await council.toggle(requested, claire, "E001", P, Voie.SECONDE_GT, Avis.NON)
@@ -362,6 +369,18 @@ async def test_the_pp_enters_voie_by_voie_then_records(requested: AppContext) ->
         claire_person = await s.scalar(select(Person).where(Person.chat_id == claire))
     assert audit is not None and claire_person is not None
     assert audit.actor == f"person:{claire_person.id}"
+
+
+async def test_two_presses_of_save_at_once_record_one_answer(requested: AppContext) -> None:
+    chef = (await link_everyone(requested))["chef@example.org"]
+    await council.toggle(requested, chef, "E002", P, Voie.CAP, Avis.OUI)
+    results = await asyncio.gather(
+        council.save(requested, chef, "E002", P), council.save(requested, chef, "E002", P)
+    )
+    assert any(r.saved is not None for r in results)
+    assert await answer_rows(requested) == [("E002", "provisoire", "CAP", "oui", None)]
+    keys = [m.key for m in await outbox(requested)]
+    assert len(keys) == len(set(keys)) == 3  # Léa (e-mail, Telegram) and Tom
 
 
 async def test_forged_council_actions_change_nothing(requested: AppContext) -> None:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tso_bot.domain.calendar import SchoolCalendar
@@ -366,34 +367,28 @@ async def _draft_rows(s: AsyncSession, facts: CouncilFacts) -> dict[Voie, Counci
     return {Voie(r.voie): r for r in await s.scalars(query)}
 
 
+def _start(facts: CouncilFacts) -> dict[Voie, DraftLine]:
+    """A new draft: the recorded answer (to correct it), else the requested voies, blank."""
+    start = {v: DraftLine() for v in facts.requested.voies}
+    return start | {x.voie: DraftLine(x.avis, x.comment) for x in facts.recorded}
+
+
 async def _ensure_draft(
     s: AsyncSession, facts: CouncilFacts, person: Person, now: datetime
 ) -> dict[Voie, CouncilDraftRow]:
-    """The draft, started from the recorded answer (to correct it) or from the requested
-    voies, unanswered."""
+    """The draft's rows, written on the first change (merely looking starts nothing)."""
     rows = await _draft_rows(s, facts)
     if rows:
         return rows
-    start = {v: DraftLine() for v in facts.requested.voies}
-    start |= {x.voie: DraftLine(x.avis, x.comment) for x in facts.recorded}
-    for voie, line in start.items():
-        rows[voie] = CouncilDraftRow(
-            pupil_id=facts.pupil.id,
-            phase=facts.phase,
-            voie=voie.value,
-            avis=line.avis.value if line.avis else None,
-            comment=line.comment,
-            person_id=person.id,
-            updated_at=now,
-        )
+    for voie, line in _start(facts).items():
+        rows[voie] = _new_draft_row(facts, person, voie, line.avis, now, line.comment)
         s.add(rows[voie])
     await s.flush()
     return rows
 
 
-def _as_draft(rows: Mapping[Voie, CouncilDraftRow], requested: Ranking) -> dict[Voie, DraftLine]:
-    lines = {v: DraftLine(Avis(r.avis) if r.avis else None, r.comment) for v, r in rows.items()}
-    return _sorted_draft(lines, requested)
+def _as_draft(rows: Mapping[Voie, CouncilDraftRow]) -> dict[Voie, DraftLine]:
+    return {v: DraftLine(Avis(r.avis) if r.avis else None, r.comment) for v, r in rows.items()}
 
 
 def _sorted_draft(draft: Mapping[Voie, DraftLine], requested: Ranking) -> dict[Voie, DraftLine]:
@@ -404,19 +399,31 @@ def _sorted_draft(draft: Mapping[Voie, DraftLine], requested: Ranking) -> dict[V
 
 
 async def _opened(
-    s: AsyncSession, ctx: AppContext, chat_id: int, pupil_id: str, phase: Phase, now: datetime
+    s: AsyncSession,
+    ctx: AppContext,
+    chat_id: int,
+    pupil_id: str,
+    phase: Phase,
+    now: datetime,
+    *,
+    write: bool = True,
 ) -> tuple[Entry, dict[Voie, CouncilDraftRow]]:
+    """The entry with its draft; `write=False` only reads (the draft may not exist yet)."""
     entry = await _entry(s, ctx, chat_id, pupil_id, phase, now)
     if entry.refusal is not None or entry.facts is None or entry.staff is None:
         return entry, {}
-    rows = await _ensure_draft(s, entry.facts, entry.staff, now)
-    return replace(entry, draft=_as_draft(rows, entry.facts.requested)), rows
+    if write:
+        rows = await _ensure_draft(s, entry.facts, entry.staff, now)
+    else:
+        rows = await _draft_rows(s, entry.facts)
+    draft = _as_draft(rows) if rows else _start(entry.facts)
+    return replace(entry, draft=_sorted_draft(draft, entry.facts.requested)), rows
 
 
 async def open_entry(ctx: AppContext, chat_id: int, pupil_id: str, phase: Phase) -> Entry:
     now = ctx.clock.now()
     async with ctx.db.transaction() as s:
-        entry, _rows = await _opened(s, ctx, chat_id, pupil_id, phase, now)
+        entry, _rows = await _opened(s, ctx, chat_id, pupil_id, phase, now, write=False)
         if entry.staff is not None and entry.refusal is None:
             entry.staff.awaiting = None  # leaving a comment prompt unanswered
         return entry
@@ -453,13 +460,19 @@ async def toggle(
 
 
 def _new_draft_row(
-    facts: CouncilFacts, person: Person, voie: Voie, avis: Avis | None, now: datetime
+    facts: CouncilFacts,
+    person: Person,
+    voie: Voie,
+    avis: Avis | None,
+    now: datetime,
+    comment: str | None = None,
 ) -> CouncilDraftRow:
     return CouncilDraftRow(
         pupil_id=facts.pupil.id,
         phase=facts.phase,
         voie=voie.value,
         avis=avis.value if avis else None,
+        comment=comment,
         person_id=person.id,
         updated_at=now,
     )
@@ -520,10 +533,19 @@ async def set_comment(ctx: AppContext, chat_id: int, text: str) -> Entry | None:
 
 
 async def save(ctx: AppContext, chat_id: int, pupil_id: str, phase: Phase) -> Entry:
-    """ "Enregistrer": the draft, complete, becomes the council's answer."""
+    """ "Enregistrer": the draft, complete, becomes the council's answer. Two presses at
+    once on PostgreSQL may collide on the answer's primary key: the second runs again and
+    records the same answer over the first (the same lines, the same pending messages)."""
+    try:
+        return await _save_once(ctx, chat_id, pupil_id, phase)
+    except IntegrityError:
+        return await _save_once(ctx, chat_id, pupil_id, phase)
+
+
+async def _save_once(ctx: AppContext, chat_id: int, pupil_id: str, phase: Phase) -> Entry:
     now = ctx.clock.now()
     async with ctx.db.transaction() as s:
-        entry, _rows = await _opened(s, ctx, chat_id, pupil_id, phase, now)
+        entry, _rows = await _opened(s, ctx, chat_id, pupil_id, phase, now, write=False)
         if entry.refusal is not None or entry.facts is None or entry.staff is None:
             return entry
         problems = check_council(entry.facts.requested, entry.lines, complete=True)

@@ -327,6 +327,10 @@ async def _save_once(ctx: AppContext, chat_id: int, pupil_id: str) -> DecisionSt
         if state.refusal is not None or state.chef is None or state.facts is None:
             return state
         if state.draft is None:
+            # On PostgreSQL (read committed) a concurrent save may have committed between
+            # our read of the decision and of its draft: look again, to say so.
+            if await s.get(DecisionRow, pupil_id) is not None:
+                return replace(state, refusal=StaffRefusal.ALREADY_DECIDED)
             return state
         if not state.ready:
             state.chef.awaiting = awaiting_motif(pupil_id)
