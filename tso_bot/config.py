@@ -6,6 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
 
 from tso_bot.domain.calendar import CalendarError, SchoolCalendar
@@ -31,6 +32,8 @@ class Settings:
     mail_from: str = "orientation@localhost"
     default_locale: str = "fr"
     bot_username: str | None = None  # for invitation links when getMe is not at hand
+    # An ISO datetime to run at instead of the real time (rehearsing a campaign, tests).
+    clock: str | None = None
 
     @classmethod
     def load(
@@ -56,6 +59,13 @@ class Settings:
                 values["smtp_port"] = int(str(values["smtp_port"]))
             except ValueError as exc:
                 raise ConfigError("TSO_SMTP_PORT must be a number") from exc
+        if values.get("clock"):
+            try:
+                moment = datetime.fromisoformat(str(values["clock"]))
+            except ValueError as exc:
+                raise ConfigError("TSO_CLOCK must be an ISO date and time") from exc
+            if moment.tzinfo is None:
+                raise ConfigError("TSO_CLOCK needs a time zone, e.g. 2024-03-15T17:00+01:00")
         if values.get("smtp_tls", "none") not in ("none", "starttls", "ssl"):
             raise ConfigError("TSO_SMTP_TLS must be none, starttls or ssl")
         return cls(**values)  # type: ignore[arg-type]

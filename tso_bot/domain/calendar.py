@@ -64,6 +64,11 @@ class Window:
     def is_open(self, now: datetime) -> bool:
         return self.state(now) is WindowState.OPEN
 
+    def whole_days(self, tz: ZoneInfo) -> bool:
+        """Opens at midnight and closes at the end of a day, in the school's zone."""
+        opens, closes = self.opens.astimezone(tz), self.closes.astimezone(tz)
+        return opens.time() == time(0, 0) and closes.time() >= time(23, 59, 59)
+
 
 @dataclass(frozen=True)
 class ReminderPolicy:
