@@ -13,12 +13,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tso_bot.commands import council, demo, school, serve
+from tso_bot.commands import council, demo, notify, school, serve
 from tso_bot.commands.base import CliError
 from tso_bot.config import ConfigError, Settings
 
 # Each module adds its subcommands; the order is the order of `tso-bot --help`.
-COMMAND_MODULES = (serve, school, council, demo)
+COMMAND_MODULES = (serve, school, council, notify, demo)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Running the bot: the PTB application (polling or webhook) beside the outbox dispatcher.
+"""Running the bot: the PTB application (polling or webhook) beside the worker, which is
+the outbox dispatcher and the reminder planner.
 
 Used by `tso-bot run`, `tso-bot worker`, the demo and the end-to-end tests, so that all of
 them start and stop the very same way.
@@ -10,26 +11,36 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from telegram import Bot
 from telegram.ext import Application
+from telegram.request import HTTPXRequest
 
 from tso_bot.bot.app import build_application, file_url
-from tso_bot.clock import Clock, SystemClock
+from tso_bot.clock import Clock, SimulatedClock, SystemClock
 from tso_bot.config import Settings, load_calendar
 from tso_bot.notify.dispatcher import Dispatcher
 from tso_bot.notify.email import SmtpMailer
+from tso_bot.notify.planner import ReminderPlanner
 from tso_bot.services.context import AppContext
 from tso_bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
 
+def settings_clock(settings: Settings) -> Clock:
+    """The real clock, or the simulated one that `TSO_CLOCK` starts at."""
+    if settings.clock:
+        return SimulatedClock(datetime.fromisoformat(settings.clock))
+    return SystemClock()
+
+
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     return AppContext(
         db=Database(settings.database_url),
         calendar=load_calendar(settings.calendar),
-        clock=clock or SystemClock(),
+        clock=clock or settings_clock(settings),
         bot_username=settings.bot_username or "tso_bot",
     )
 
@@ -53,6 +64,7 @@ class Runtime:
         bot: bool = True,
         worker: bool = True,
         poll_interval: float = 1.0,
+        planner_interval: float = 60.0,
         dispatcher_kwargs: dict[str, object] | None = None,
     ) -> None:
         if not settings.telegram_token:
@@ -66,22 +78,24 @@ class Runtime:
         )
         self.with_worker = worker
         self.poll_interval = poll_interval
+        self.planner_interval = planner_interval
         self.dispatcher_kwargs = dispatcher_kwargs or {}
         self._worker_bot: Bot | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.dispatcher: Dispatcher | None = None
+        self.planner: ReminderPlanner | None = None
 
-    def _bot(self) -> Bot:
-        if self.application is not None:
-            return self.application.bot
+    def _new_worker_bot(self) -> Bot:
+        """The dispatcher's own bot, with its own connection pool: a fan-out keeps dozens
+        of requests in flight, which must not starve the handlers' replies."""
         assert self.settings.telegram_token
-        self._worker_bot = Bot(
+        return Bot(
             self.settings.telegram_token,
             base_url=self.settings.telegram_api_url,
             base_file_url=file_url(self.settings.telegram_api_url),
+            request=HTTPXRequest(connection_pool_size=40, read_timeout=10.0),
         )
-        return self._worker_bot
 
     async def start(self, webhook: Webhook | None = None) -> None:
         app = self.application
@@ -104,21 +118,25 @@ class Runtime:
                     secret_token=webhook.secret,
                 )
         if self.with_worker:
-            bot = self._bot()
-            if self._worker_bot is not None:
-                await self._worker_bot.initialize()
-            self.dispatcher = Dispatcher(
-                self.ctx,
-                bot=bot,
-                mailer=SmtpMailer(self.settings),
-                poll_interval=self.poll_interval,
-                **self.dispatcher_kwargs,  # type: ignore[arg-type]
-            )
-            self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(self._stop)))
+            await self._start_worker()
         log.info(
             "TSO bot started (%s)",
             "bot+worker" if app and self.with_worker else "bot" if app else "worker",
         )
+
+    async def _start_worker(self) -> None:
+        self._worker_bot = self._new_worker_bot()
+        await self._worker_bot.initialize()
+        self.dispatcher = Dispatcher(
+            self.ctx,
+            bot=self._worker_bot,
+            mailer=SmtpMailer(self.settings),
+            poll_interval=self.poll_interval,
+            **self.dispatcher_kwargs,  # type: ignore[arg-type]
+        )
+        self.planner = ReminderPlanner(self.ctx, interval=self.planner_interval)
+        self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(self._stop)))
+        self._tasks.append(asyncio.create_task(self.planner.run_forever(self._stop)))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -119,9 +119,18 @@ async def status(args: argparse.Namespace, settings: Settings) -> None:
     finally:
         await ctx.db.dispose()
     _ = translator(settings.default_locale, html=False)
-    print(_("classe\télèves\tintentions\tchoix définitifs"))
+    print(_("classe\télèves\tintentions\tchoix définitifs\tresponsables injoignables"))
     for r in rows:
-        print(f"{r.classe}\t{r.pupils}\t{r.intentions}\t{r.choices}")
+        print(f"{r.classe}\t{r.pupils}\t{r.intentions}\t{r.choices}\t{len(r.unreachable)}")
+    unreachable = [label for r in rows for label in r.unreachable]
+    if unreachable:
+        print(
+            _(
+                "Sans Telegram ni courriel, ces responsables ne reçoivent aucun rappel : "
+                "{who}",
+                who=", ".join(unreachable),
+            )
+        )
 
 
 def add_import(

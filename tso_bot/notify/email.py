@@ -36,7 +36,10 @@ def _safe_id(key: str) -> str:
 
 
 class SmtpMailer:
-    """Sends through one SMTP connection per batch (`async with mailer.connection()`)."""
+    """Sends through one SMTP connection per batch (`async with mailer.connection()`):
+    connecting, STARTTLS and logging in cost several round trips, which one connection per
+    message would pay for every e-mail. TLS (`ssl` from the start, or `starttls`) and login
+    come from the settings."""
 
     def __init__(self, settings: Settings, *, timeout: float = 30.0) -> None:
         self.settings = settings
@@ -63,7 +66,7 @@ class SmtpMailer:
         finally:
             try:
                 await client.quit()
-            except aiosmtplib.SMTPException:
+            except (aiosmtplib.SMTPException, OSError):  # already gone: nothing to close well
                 client.close()
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tso_bot.domain.council import CouncilAnswer
@@ -18,7 +18,14 @@ from tso_bot.domain.ranking import Ranking
 from tso_bot.services.context import AppContext
 from tso_bot.services.dossier import ValidatedChoices, validated_choices
 from tso_bot.store import queries
-from tso_bot.store.models import AuditEntry, ChoiceVersion, FamilyAnswerRow, Pupil
+from tso_bot.store.models import (
+    AuditEntry,
+    ChoiceVersion,
+    FamilyAnswerRow,
+    Guardianship,
+    Person,
+    Pupil,
+)
 
 EXPORT_COLUMNS = (
     "classe",
@@ -159,6 +166,9 @@ class ClassStatus:
     pupils: int
     intentions: int
     choices: int
+    # Guardians reachable neither on Telegram (never linked, or blocked the bot) nor by
+    # e-mail, as "E003 RL1": they get no reminder, so the staff must reach them otherwise.
+    unreachable: tuple[str, ...] = ()
 
 
 async def status(ctx: AppContext, classe: str | None = None) -> list[ClassStatus]:
@@ -177,7 +187,24 @@ async def status(ctx: AppContext, classe: str | None = None) -> list[ClassStatus
             )
             for c, n in (await s.execute(q)).tuples():
                 done[(c, phase)] = n
+        no_telegram = or_(Person.chat_id.is_(None), Person.telegram_reachable.is_(False))
+        no_email = or_(Person.email.is_(None), Person.email == "")
+        unreachable: dict[str, list[str]] = {}
+        for c, pupil_id, rank in await s.execute(
+            select(Pupil.classe, Pupil.id, Guardianship.rank)
+            .join(Guardianship, Guardianship.pupil_id == Pupil.id)
+            .join(Person, Person.id == Guardianship.person_id)
+            .where(no_telegram, no_email)
+            .order_by(Pupil.classe, Pupil.id, Guardianship.rank)
+        ):
+            unreachable.setdefault(c, []).append(f"{pupil_id} RL{rank}")
     return [
-        ClassStatus(c, n, done.get((c, Phase.PROVISOIRE), 0), done.get((c, Phase.DEFINITIVE), 0))
+        ClassStatus(
+            c,
+            n,
+            done.get((c, Phase.PROVISOIRE), 0),
+            done.get((c, Phase.DEFINITIVE), 0),
+            tuple(unreachable.get(c, ())),
+        )
         for c, n in counts.items()
     ]

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -185,6 +186,13 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Reminders: dropped (status "expired") once their window has closed, and held while
+    # the school's quiet hours last, however far behind the dispatcher is.
+    expires_at: Mapped[datetime | None]
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set just before the request goes out and cleared with its outcome: a row found with
+    # it set was in flight when its dispatcher died, and may already have been delivered.
+    sending_at: Mapped[datetime | None]
     __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
 
 
@@ -260,4 +268,13 @@ class DecisionDraftRow(Base):
     decision: Mapped[str] = mapped_column(String(16))
     motif: Mapped[str | None] = mapped_column(Text)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime]
+
+
+class PlannerMark(Base):
+    """How far a periodic planner has planned: the next run covers (until, now]."""
+
+    __tablename__ = "planner_marks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -1,5 +1,5 @@
 """One module per area; importing them registers their renderers."""
 
-from tso_bot.notify.messages import choices, council
+from tso_bot.notify.messages import choices, council, reminders
 
-__all__ = ["choices", "council"]
+__all__ = ["choices", "council", "reminders"]
