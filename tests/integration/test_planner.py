@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from tests.support import PARIS, paris, seed_calendar
 from tso_bot.clock import SimulatedClock
-from tso_bot.domain.calendar import Step
+from tso_bot.domain.calendar import SchoolCalendar, Step
 from tso_bot.domain.reminders import in_quiet_hours
 from tso_bot.i18n import LANGUAGES, format_datetime
 from tso_bot.notify.dispatcher import Dispatcher
@@ -328,3 +328,35 @@ def test_reminder_messages_in_every_language(locale: str, step: Step) -> None:
         closes = format_datetime(window.closes, PARIS, locale)
         assert closes in rendered.email_text and closes in rendered.subject + rendered.email_text
         assert "<" not in rendered.email_text.replace("<b>Zoé & Léa</b>", "")
+
+
+async def test_a_window_opening_at_night_is_announced_when_quiet_hours_end(
+    school: AppContext, clock: SimulatedClock
+) -> None:
+    """Opening at 22:00: announced at 08:00 the next morning, not in the night; and an
+    offset longer than the window (a 3-day window has no "7d") is skipped."""
+    school.calendar = SchoolCalendar.from_mapping(
+        {
+            "windows": {
+                "intentions": {"opens": "2024-03-01T22:00:00", "closes": "2024-03-04"},
+            },
+            "reminders": {"before_close": ["7d", "2d"], "quiet_hours": "20:00-08:00"},
+        }
+    )
+    clock.set(paris(2024, 3, 1, 21, 0))
+    await ReminderPlanner(school).run_once()
+    for hour in (22, 23):
+        clock.set(paris(2024, 3, 1, hour, 30))
+        await ReminderPlanner(school).run_once()
+    clock.set(paris(2024, 3, 2, 7, 59))
+    await ReminderPlanner(school).run_once()
+    assert await reminder_rows(school) == []
+    clock.set(paris(2024, 3, 2, 8, 1))
+    await ReminderPlanner(school).run_once()
+    rows = await reminder_rows(school)
+    assert {r.kind for r in rows} == {"reminder_open"}
+    assert {r.not_before for r in rows} == {paris(2024, 3, 2, 8, 0)}
+    clock.set(paris(2024, 3, 4, 12, 0))
+    await ReminderPlanner(school).run_once()
+    offsets = {r.params["offset"] for r in await reminder_rows(school)}
+    assert offsets == {None, "2d"}  # 2d is 2 March 09:00, inside; 7d is before the opening
