@@ -32,6 +32,10 @@ class Settings:
     mail_from: str = "orientation@localhost"
     default_locale: str = "fr"
     bot_username: str | None = None  # for invitation links when getMe is not at hand
+    # Telegram's limits for the dispatcher, per worker process: with N workers, give each
+    # 30/N so that together they stay under Telegram's ~30 messages a second.
+    telegram_rate: float = 30.0
+    telegram_chat_interval: float = 1.0
     # An ISO datetime to run at instead of the real time (rehearsing a campaign, tests).
     clock: str | None = None
 
@@ -54,6 +58,12 @@ class Settings:
         unknown = set(values) - set(known)
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name in ("telegram_rate", "telegram_chat_interval"):
+            if name in values:
+                try:
+                    values[name] = float(str(values[name]))
+                except ValueError as exc:
+                    raise ConfigError(f"TSO_{name.upper()} must be a number") from exc
         if "smtp_port" in values:
             try:
                 values["smtp_port"] = int(str(values["smtp_port"]))

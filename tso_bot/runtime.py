@@ -23,6 +23,7 @@ from tso_bot.config import Settings, load_calendar
 from tso_bot.notify.dispatcher import Dispatcher
 from tso_bot.notify.email import SmtpMailer
 from tso_bot.notify.planner import ReminderPlanner
+from tso_bot.notify.ratelimit import RateLimiter
 from tso_bot.services.context import AppContext
 from tso_bot.store.db import Database
 
@@ -127,12 +128,18 @@ class Runtime:
     async def _start_worker(self) -> None:
         self._worker_bot = self._new_worker_bot()
         await self._worker_bot.initialize()
+        kwargs: dict[str, object] = {
+            "limiter": RateLimiter(
+                self.settings.telegram_rate, self.settings.telegram_chat_interval
+            ),
+            **self.dispatcher_kwargs,
+        }
         self.dispatcher = Dispatcher(
             self.ctx,
             bot=self._worker_bot,
             mailer=SmtpMailer(self.settings),
             poll_interval=self.poll_interval,
-            **self.dispatcher_kwargs,  # type: ignore[arg-type]
+            **kwargs,  # type: ignore[arg-type]
         )
         self.planner = ReminderPlanner(self.ctx, interval=self.planner_interval)
         self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(self._stop)))

@@ -11,11 +11,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from tso_bot.clock import SimulatedClock
 from tso_bot.config import Settings
 from tso_bot.runtime import Runtime, build_context
 from tso_bot.sandbox.emulator import Emulator, MessageRecord
 from tso_bot.sandbox.mailcatcher import MailCatcher
+from tso_bot.store.models import OutboxMessage
 
 TOKEN = "123456:E2E-TOKEN"
 
@@ -56,7 +59,7 @@ class School:
             "tso_bot.cli",
             *args,
             cwd=self.root,
-            env=self.env,
+            env={**self.env, "TSO_CLOCK": self.clock.now().isoformat()},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -70,6 +73,40 @@ class School:
         ctx = build_context(self.settings, self.clock)
         self.runtime = Runtime(ctx, self.settings, poll_interval=0.2)
         await self.runtime.start()
+
+    async def run_planner(self) -> None:
+        """A planner pass now (it also runs every minute), then the dispatcher."""
+        assert self.runtime is not None
+        assert self.runtime.planner is not None
+        await self.runtime.planner.run_once()
+        await self.settle_outbox()
+
+    async def wake(self) -> None:
+        """After moving the clock: let the dispatcher look for newly due messages."""
+        assert self.runtime is not None
+        self.runtime.ctx.outbox_changed()
+
+    async def settle_outbox(self, timeout: float = 10.0) -> None:
+        """Wait until no message is due and unsent (at the simulated time)."""
+        assert self.runtime is not None
+        ctx = self.runtime.ctx
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with ctx.db.transaction() as s:
+                due = await s.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.not_before <= ctx.clock.now(),
+                    )
+                )
+            if not due:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{due} outbox message(s) still due")
+            ctx.outbox_changed()
+            await asyncio.sleep(0.05)
 
     async def stop_bot(self) -> None:
         if self.runtime is not None:

@@ -36,6 +36,11 @@ BASE: dict[str, Any] = {
     "differs": True,
     "appeal_deadline": "2024-06-20T21:59:59+00:00",
     "kind": "appel",
+    "step": "intentions",
+    "offset": "7d",
+    "audience": "guardian",
+    "opens": "2024-02-26T00:00:00+01:00",
+    "closes": "2024-03-11T23:59:59+01:00",
 }
 VARIANTS: list[dict[str, Any]] = [
     {},
@@ -44,6 +49,8 @@ VARIANTS: list[dict[str, Any]] = [
     {"accepted": None, "phase": "definitive"},
     {"differs": False, "decision": "2GT", "motif": None},
     {"kind": "maintien"},
+    {"audience": "pupil"},
+    {"step": "response", "offset": "last_day@09:00"},
 ]
 
 

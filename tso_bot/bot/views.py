@@ -14,7 +14,7 @@ from tso_bot.bot import answer_views
 from tso_bot.bot.answer_views import pp_line
 from tso_bot.bot.callbacks import DossierAction, EditAction
 from tso_bot.bot.screen import Screen
-from tso_bot.domain.calendar import SchoolCalendar, Step, WindowState
+from tso_bot.domain.calendar import SchoolCalendar, Step, Window, WindowState
 from tso_bot.domain.permissions import (
     Denial,
     Role,
@@ -25,7 +25,7 @@ from tso_bot.domain.permissions import (
 from tso_bot.domain.phases import Phase, phase_of
 from tso_bot.domain.ranking import Ranking
 from tso_bot.domain.voies import Voie
-from tso_bot.i18n import LANGUAGES, Translator, format_datetime, translator
+from tso_bot.i18n import LANGUAGES, Translator, format_date, format_datetime, translator
 from tso_bot.services.appeals import appeal_problem
 from tso_bot.services.dossier import DossierView, ValidatedChoices
 from tso_bot.store.models import Person, Pupil
@@ -50,17 +50,32 @@ def ranked(_: Translator, ranking: Ranking) -> str:
     return "\n".join(f"{i}. {_(v.label)}" for i, v in enumerate(ranking.voies, 1))
 
 
+def window_span(_: Translator, cal: SchoolCalendar, window: Window) -> str:
+    """« du lundi 26 février 2024 au lundi 11 mars 2024 inclus » for whole days, as the
+    school's letter says it; with the times otherwise."""
+    if window.whole_days(cal.timezone):
+        return _(
+            "du {opens} au {closes} inclus",
+            opens=format_date(window.opens.astimezone(cal.timezone), _.locale),
+            closes=format_date(window.closes.astimezone(cal.timezone), _.locale),
+        )
+    return _(
+        "du {opens} au {closes}",
+        opens=_when(cal, window.opens, _.locale),
+        closes=_when(cal, window.closes, _.locale),
+    )
+
+
 def calendar_lines(_: Translator, cal: SchoolCalendar, now: datetime) -> str:
     lines = []
     for step, window in cal.windows.items():
         state = window.state(now)
         mark = {WindowState.OPEN: "▶️", WindowState.CLOSED: "✔️", WindowState.NOT_YET: "⏳"}[state]
         line = _(
-            "{mark} {step} : du {opens} au {closes}",
+            "{mark} {step} : {span}",
             mark=mark,
             step=_(step.label),
-            opens=_when(cal, window.opens, _.locale),
-            closes=_when(cal, window.closes, _.locale),
+            span=window_span(_, cal, window),
         )
         lines.append(f"<b>{line}</b>" if state is WindowState.OPEN else line)
     return "\n".join(lines)
