@@ -7,7 +7,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from tso_bot.bot.callbacks import AnswerAction, AppealAction, DossierAction
-from tso_bot.bot.screen import Screen
+from tso_bot.bot.screen import Screen, button
 from tso_bot.domain.calendar import SchoolCalendar
 from tso_bot.domain.decision import AppealKind
 from tso_bot.domain.phases import Phase
@@ -85,7 +85,8 @@ def decision_section(_: Translator, view: DossierView, cal: SchoolCalendar, now:
 
 
 def _button(label: str, data: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(label, callback_data=data)]
+    """A row of one button."""
+    return [button(label, data)]
 
 
 def answer_button(locale: str, phase: Phase, pupil_id: str) -> list[InlineKeyboardButton]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from tso_bot.bot.callbacks import DECISION_MAINTIEN, CouncilAction, DecisionAction
-from tso_bot.bot.screen import Screen
+from tso_bot.bot.screen import Screen, button, keyboard, school_time
 from tso_bot.domain.calendar import SchoolCalendar
 from tso_bot.domain.council import Avis, CouncilLine, CouncilProblem
 from tso_bot.domain.permissions import Role, StaffRefusal
 from tso_bot.domain.phases import Phase
 from tso_bot.domain.voies import Voie
-from tso_bot.i18n import Translator, format_date, format_datetime, translator
+from tso_bot.i18n import Translator, format_date, translator
 from tso_bot.notify.messages.council import AVIS_MARKS, council_lines, decision_label
 from tso_bot.services.council import (
     CouncilStatus,
@@ -44,19 +42,6 @@ _STATUS_MARKS = {
 _OPENABLE = (CouncilStatus.TO_ENTER, CouncilStatus.DRAFT, CouncilStatus.RECORDED)
 
 
-def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
-    rows = [r for r in rows if r]
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
-def _when(cal: SchoolCalendar, moment: datetime, locale: str) -> str:
-    return format_datetime(moment, cal.timezone, locale)
-
-
 def _phase_title(_: Translator, phase: Phase) -> str:
     if phase is Phase.PROVISOIRE:
         return _("avis provisoire, sur les intentions")
@@ -76,12 +61,12 @@ def council_refusal_text(
         return _(
             "⏳ L'avis du conseil se saisit après la fermeture de la saisie des familles, "
             "le {closes}.",
-            closes=_when(cal, entry.closes, _.locale),
+            closes=school_time(cal, entry.closes, _.locale),
         )
     if refusal is StaffRefusal.CLOSED and answer is not None:
         return _(
             "🔒 Trop tard : la réponse des familles s'est terminée le {closes}.",
-            closes=_when(cal, answer.closes, _.locale),
+            closes=school_time(cal, answer.closes, _.locale),
         )
     messages = {
         StaffRefusal.NOT_YET: _(
@@ -110,7 +95,7 @@ def decision_refusal_text(_: Translator, cal: SchoolCalendar, refusal: StaffRefu
     if refusal is StaffRefusal.NOT_YET and window is not None:
         return _(
             "⏳ La décision se saisit après la fermeture des choix définitifs, le {closes}.",
-            closes=_when(cal, window.closes, _.locale),
+            closes=school_time(cal, window.closes, _.locale),
         )
     messages = {
         StaffRefusal.NOT_YET: _(
@@ -152,7 +137,7 @@ def _period_line(_: Translator, cal: SchoolCalendar, now: datetime) -> str:
     phase = open_council_phase(cal, now)
     if phase is not None:
         answer = cal.window(phase.answer_step)
-        closes = _when(cal, answer.closes, _.locale) if answer else "—"
+        closes = school_time(cal, answer.closes, _.locale) if answer else "—"
         return _(
             "🗳️ Saisie de l'avis du conseil de classe ({what}) : ouverte jusqu'au {closes}.",
             what=_phase_title(_, phase),
@@ -168,7 +153,7 @@ def _period_line(_: Translator, cal: SchoolCalendar, now: datetime) -> str:
         return _(
             "Pas de saisie d'avis en ce moment. Prochaine : {what}, après le {closes}.",
             what=_phase_title(_, phase),
-            closes=_when(cal, after, _.locale),
+            closes=school_time(cal, after, _.locale),
         )
     return _("Pas de saisie d'avis en ce moment.")
 
@@ -219,13 +204,13 @@ def home_screen(ov: Overview, cal: SchoolCalendar, now: datetime) -> Screen:
             )
         else:
             label = _p("{classe} — {pupils} élève(s)", classe=c.classe, pupils=c.pupils)
-        rows.append([_button(label, CouncilAction("l", class_key=c.key).encode())])
+        rows.append([button(label, CouncilAction("l", class_key=c.key).encode())])
     if ov.decisions_open:
         label = _p("⚖️ Décisions à prendre ({count})", count=ov.decisions_pending)
-        rows.append([_button(label, DecisionAction("t").encode())])
+        rows.append([button(label, DecisionAction("t").encode())])
     if not ov.classes:
         parts.append(_("Aucun élève n'est encore importé."))
-    return Screen("\n\n".join(parts), _kb(rows))
+    return Screen("\n\n".join(parts), keyboard(rows))
 
 
 def _pupil_line(_: Translator, x: PupilLine) -> str:
@@ -253,10 +238,10 @@ def class_screen(ov: Overview, cal: SchoolCalendar, now: datetime) -> Screen:
             if x.status in _OPENABLE:
                 mark = _STATUS_MARKS[x.status]
                 data = CouncilAction("o", ov.phase, x.pupil.id).encode()
-                rows.append([_button(f"{mark} {x.pupil.full_name}", data)])
+                rows.append([button(f"{mark} {x.pupil.full_name}", data)])
     if ov.staff.role != Role.PP:
-        rows.append([_button(_p("↩️ Retour"), CouncilAction("h").encode())])
-    return Screen("\n\n".join(parts), _kb(rows))
+        rows.append([button(_p("↩️ Retour"), CouncilAction("h").encode())])
+    return Screen("\n\n".join(parts), keyboard(rows))
 
 
 # --- The council entry screen ---------------------------------------------------------------
@@ -280,7 +265,7 @@ def _release_line(_: Translator, cal: SchoolCalendar, phase: Phase, now: datetim
         return _("La famille (les deux responsables et l'élève) le recevra dès l'enregistrement.")
     return _(
         "La famille (les deux responsables et l'élève) le recevra le {opens}.",
-        opens=_when(cal, window.opens, _.locale),
+        opens=school_time(cal, window.opens, _.locale),
     )
 
 
@@ -324,18 +309,16 @@ def entry_screen(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
         if voie in requested:
             yes = ("✅ " if line.avis is Avis.OUI else "") + _p("{n}. Oui", n=number)
             no = ("❌ " if line.avis is Avis.NON else "") + _p("{n}. Non", n=number)
-            rows.append([_button(yes, act("y", voie)), _button(no, act("n", voie))])
-            rows[-1].append(_button(f"💬 {number}", act("m", voie)))
+            rows.append([button(yes, act("y", voie)), button(no, act("n", voie))])
+            rows[-1].append(button(f"💬 {number}", act("m", voie)))
         else:
             withdraw = _p("✖️ Retirer {n}", n=number)
-            rows.append(
-                [_button(withdraw, act("p", voie)), _button(f"💬 {number}", act("m", voie))]
-            )
+            rows.append([button(withdraw, act("p", voie)), button(f"💬 {number}", act("m", voie))])
     for voie in (v for v in Voie if v not in entry.draft):
-        rows.append([_button(_p("➕ Proposer : {voie}", voie=_p(voie.label)), act("p", voie))])
+        rows.append([button(_p("➕ Proposer : {voie}", voie=_p(voie.label)), act("p", voie))])
     back = CouncilAction("l", class_key=class_key(entry.facts.pupil.classe)).encode()
-    rows.append([_button(_p("✅ Enregistrer"), act("s")), _button(_p("↩️ Retour"), back)])
-    return Screen(_entry_text(_, entry, cal, now), _kb(rows))
+    rows.append([button(_p("✅ Enregistrer"), act("s")), button(_p("↩️ Retour"), back)])
+    return Screen(_entry_text(_, entry, cal, now), keyboard(rows))
 
 
 def comment_prompt(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
@@ -351,8 +334,8 @@ def comment_prompt(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
         voie=_(entry.awaiting.label),
     )
     cancel = CouncilAction("o", entry.phase, entry.facts.pupil.id).encode()
-    keyboard = _kb([[_button(_p("↩️ Annuler"), cancel)]])
-    return Screen(_entry_text(_, entry, cal, now) + "\n\n" + prompt, keyboard)
+    markup = keyboard([[button(_p("↩️ Annuler"), cancel)]])
+    return Screen(_entry_text(_, entry, cal, now) + "\n\n" + prompt, markup)
 
 
 def _lines_param(lines: tuple[CouncilLine, ...]) -> list[list[object]]:
@@ -387,10 +370,10 @@ def saved_screen(entry: Entry, cal: SchoolCalendar, now: datetime) -> Screen:
     rows = []
     if entry.next_pupil is not None:
         label = _p("➡️ Élève suivant : {pupil}", pupil=entry.next_pupil.full_name)
-        rows.append([_button(label, CouncilAction("o", entry.phase, entry.next_pupil.id).encode())])
+        rows.append([button(label, CouncilAction("o", entry.phase, entry.next_pupil.id).encode())])
     back = CouncilAction("l", class_key=class_key(pupil.classe)).encode()
-    rows.append([_button(_p("↩️ Retour à la classe"), back)])
-    return Screen(text, _kb(rows))
+    rows.append([button(_p("↩️ Retour à la classe"), back)])
+    return Screen(text, keyboard(rows))
 
 
 # --- Decisions ------------------------------------------------------------------------------
@@ -411,14 +394,14 @@ def pending_screen(p: Pending) -> Screen:
             classe=pupil.classe,
             request=request.value if request else "—",
         )
-        rows.append([_button(label, DecisionAction("o", pupil.id).encode())])
+        rows.append([button(label, DecisionAction("o", pupil.id).encode())])
     pager = []
     if p.page > 0:
-        pager.append(_button("◀️", DecisionAction("t", page=p.page - 1).encode()))
+        pager.append(button("◀️", DecisionAction("t", page=p.page - 1).encode()))
     if p.page + 1 < p.pages:
-        pager.append(_button("▶️", DecisionAction("t", page=p.page + 1).encode()))
-    rows += [pager, [_button(_p("↩️ Retour"), CouncilAction("h").encode())]]
-    return Screen(text, _kb(rows))
+        pager.append(button("▶️", DecisionAction("t", page=p.page + 1).encode()))
+    rows += [pager, [button(_p("↩️ Retour"), CouncilAction("h").encode())]]
+    return Screen(text, keyboard(rows))
 
 
 def _response_line(_: Translator, state: DecisionState) -> str:
@@ -481,16 +464,16 @@ def decision_screen(state: DecisionState) -> Screen:
         (DECISION_MAINTIEN, _p("Maintien en 3e"))
     ]:
         mark = "✅ " if code == current else ""
-        rows.append([_button(mark + label, DecisionAction("v", pupil_id, code).encode())])
-    last = [_button(_p("↩️ Retour"), DecisionAction("t").encode())]
+        rows.append([button(mark + label, DecisionAction("v", pupil_id, code).encode())])
+    last = [button(_p("↩️ Retour"), DecisionAction("t").encode())]
     if state.draft is not None:
         if state.differs:
-            rows.append([_button(_p("✏️ Écrire le motif"), DecisionAction("m", pupil_id).encode())])
+            rows.append([button(_p("✏️ Écrire le motif"), DecisionAction("m", pupil_id).encode())])
         last.insert(
-            0, _button(_p("✅ Enregistrer la décision"), DecisionAction("s", pupil_id).encode())
+            0, button(_p("✅ Enregistrer la décision"), DecisionAction("s", pupil_id).encode())
         )
     rows.append(last)
-    return Screen(_decision_text(_, state), _kb(rows))
+    return Screen(_decision_text(_, state), keyboard(rows))
 
 
 def decision_saved_screen(state: DecisionState, cal: SchoolCalendar) -> Screen:
@@ -514,5 +497,5 @@ def decision_saved_screen(state: DecisionState, cal: SchoolCalendar) -> Screen:
             )
         )
     parts.append(_("La famille est prévenue : les deux responsables et l'élève."))
-    rows = [[_button(_p("⚖️ Décisions à prendre"), DecisionAction("t").encode())]]
-    return Screen("\n\n".join(parts), _kb(rows))
+    rows = [[button(_p("⚖️ Décisions à prendre"), DecisionAction("t").encode())]]
+    return Screen("\n\n".join(parts), keyboard(rows))

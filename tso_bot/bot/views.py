@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
 
 from tso_bot.bot import answer_views
 from tso_bot.bot.answer_views import pp_line
 from tso_bot.bot.callbacks import DossierAction, EditAction
-from tso_bot.bot.screen import Screen
+from tso_bot.bot.screen import Screen, button, keyboard, school_time
 from tso_bot.domain.calendar import SchoolCalendar, Step, Window, WindowState
 from tso_bot.domain.permissions import (
     Denial,
@@ -25,23 +25,10 @@ from tso_bot.domain.permissions import (
 from tso_bot.domain.phases import Phase, phase_of
 from tso_bot.domain.ranking import Ranking
 from tso_bot.domain.voies import Voie
-from tso_bot.i18n import LANGUAGES, Translator, format_date, format_datetime, translator
+from tso_bot.i18n import LANGUAGES, Translator, format_date, translator
 from tso_bot.services.appeals import appeal_problem
 from tso_bot.services.dossier import DossierView, ValidatedChoices
 from tso_bot.store.models import Person, Pupil
-
-
-def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
-    rows = [r for r in rows if r]
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
-def _when(cal: SchoolCalendar, moment: datetime, locale: str) -> str:
-    return format_datetime(moment, cal.timezone, locale)
 
 
 def ranked(_: Translator, ranking: Ranking) -> str:
@@ -61,8 +48,8 @@ def window_span(_: Translator, cal: SchoolCalendar, window: Window) -> str:
         )
     return _(
         "du {opens} au {closes}",
-        opens=_when(cal, window.opens, _.locale),
-        closes=_when(cal, window.closes, _.locale),
+        opens=school_time(cal, window.opens, _.locale),
+        closes=school_time(cal, window.closes, _.locale),
     )
 
 
@@ -87,8 +74,8 @@ def window_denial(_: Translator, cal: SchoolCalendar, step: Step, denial: Denial
         return _("Les dates de cette étape n'ont pas encore été fixées par l'établissement.")
     dates = {
         "step": _(step.label),
-        "opens": _when(cal, window.opens, _.locale),
-        "closes": _when(cal, window.closes, _.locale),
+        "opens": school_time(cal, window.opens, _.locale),
+        "closes": school_time(cal, window.closes, _.locale),
     }
     if denial is Denial.NOT_YET_OPEN:
         return _(
@@ -131,7 +118,7 @@ def _status_line(
             "<b>{title}</b> — saisie validée par {by} le {when} :",
             title=title,
             by=v.by.full_name,
-            when=_when(cal, v.at, _.locale),
+            when=school_time(cal, v.at, _.locale),
         )
         + "\n"
         + ranked(_, v.ranking)
@@ -155,10 +142,10 @@ def _guidance(_: Translator, cal: SchoolCalendar, view: DossierView, now: dateti
         return _(
             "Prochaine étape : « {step} », à partir du {opens}.",
             step=_(nxt.label),
-            opens=_when(cal, window.opens, _.locale),
+            opens=school_time(cal, window.opens, _.locale),
         )
     window = cal.windows[step]
-    closes = _when(cal, window.closes, _.locale)
+    closes = school_time(cal, window.closes, _.locale)
     if step in (Step.INTENTIONS, Step.CHOICES):
         if view.entering is not None and view.entering.id != viewer.id:
             return _(
@@ -235,14 +222,14 @@ def dossier_screen(view: DossierView, cal: SchoolCalendar, now: datetime) -> Scr
                 if phase in view.choices
                 else _p("✏️ Saisir les {what}", what=_p(phase.choices_label))
             )
-            rows.append([_button(label, EditAction(phase, "open", pupil.id).encode())])
+            rows.append([button(label, EditAction(phase, "open", pupil.id).encode())])
     if view.choices and may_flag_disagreement(rel) is None:
         rows.append(
-            [_button(_p("🙋 Je ne suis pas d'accord"), DossierAction("dis", pupil.id).encode())]
+            [button(_p("🙋 Je ne suis pas d'accord"), DossierAction("dis", pupil.id).encode())]
         )
     if len(view.pupils) > 1:
-        rows.append([_button(_p("👨‍👩‍👧 Changer d'enfant"), DossierAction("pick").encode())])
-    return Screen("\n\n".join(parts), _kb(rows))
+        rows.append([button(_p("👨‍👩‍👧 Changer d'enfant"), DossierAction("pick").encode())])
+    return Screen("\n\n".join(parts), keyboard(rows))
 
 
 def child_picker(viewer: Person, pupils: tuple[Pupil, ...]) -> Screen:
@@ -250,14 +237,14 @@ def child_picker(viewer: Person, pupils: tuple[Pupil, ...]) -> Screen:
     _p = translator(viewer.locale, html=False)
     rows = [
         [
-            _button(
+            button(
                 _p("{pupil} ({classe})", pupil=p.full_name, classe=p.classe),
                 DossierAction("sel", p.id).encode(),
             )
         ]
         for p in pupils
     ]
-    return Screen(_("Quel dossier voulez-vous consulter ?"), _kb(rows))
+    return Screen(_("Quel dossier voulez-vous consulter ?"), keyboard(rows))
 
 
 def editor_screen(
@@ -266,7 +253,7 @@ def editor_screen(
     _ = translator(viewer.locale)
     _p = translator(viewer.locale, html=False)
     window = cal.window(phase.entry_step)
-    closes = _when(cal, window.closes, _.locale) if window else "—"
+    closes = school_time(cal, window.closes, _.locale) if window else "—"
     text = "\n\n".join(
         (
             _(
@@ -287,17 +274,17 @@ def editor_screen(
     def act(op: str, voie: Voie | None = None) -> str:
         return EditAction(phase, op, pupil.id, voie).encode()
 
-    rows = [[_button(f"➕ {_p(v.label)}", act("add", v))] for v in ranking.available()]
+    rows = [[button(f"➕ {_p(v.label)}", act("add", v))] for v in ranking.available()]
     for rank, voie in enumerate(ranking.voies, 1):
-        row = [_button(_p("✖️ Retirer {rank}", rank=rank), act("rm", voie))]
+        row = [button(_p("✖️ Retirer {rank}", rank=rank), act("rm", voie))]
         if rank > 1:
-            row.insert(0, _button(_p("⬆️ Monter {rank}", rank=rank), act("up", voie)))
+            row.insert(0, button(_p("⬆️ Monter {rank}", rank=rank), act("up", voie)))
         rows.append(row)
-    last = [_button(_p("↩️ Annuler"), act("x"))]
+    last = [button(_p("↩️ Annuler"), act("x"))]
     if ranking.can_validate:
-        last.insert(0, _button(_p("✅ Valider"), act("ok")))
+        last.insert(0, button(_p("✅ Valider"), act("ok")))
     rows.append(last)
-    return Screen(text, _kb(rows))
+    return Screen(text, keyboard(rows))
 
 
 def validated_screen(
@@ -306,14 +293,14 @@ def validated_screen(
     _ = translator(viewer.locale)
     _p = translator(viewer.locale, html=False)
     window = cal.window(phase.entry_step)
-    closes = _when(cal, window.closes, _.locale) if window else "—"
+    closes = school_time(cal, window.closes, _.locale) if window else "—"
     text = "\n\n".join(
         (
             _(
                 "✅ <b>Saisie validée</b> : {what} de {pupil}, le {when} (version {version}) :",
                 what=_(phase.choices_label).capitalize(),
                 pupil=pupil.full_name,
-                when=_when(cal, v.at, _.locale),
+                when=school_time(cal, v.at, _.locale),
                 version=v.version,
             )
             + "\n"
@@ -325,8 +312,8 @@ def validated_screen(
             ),
         )
     )
-    rows = [[_button(_p("📁 Voir le dossier"), DossierAction("home", pupil.id).encode())]]
-    return Screen(text, _kb(rows))
+    rows = [[button(_p("📁 Voir le dossier"), DossierAction("home", pupil.id).encode())]]
+    return Screen(text, keyboard(rows))
 
 
 def ranking_problem(_: Translator, reason: str) -> str:
@@ -350,11 +337,11 @@ def disagreement_confirm(viewer: Person, pupil: Pupil) -> Screen:
     )
     rows = [
         [
-            _button(_p("🙋 Oui, signaler mon désaccord"), DossierAction("dis!", pupil.id).encode()),
-            _button(_p("↩️ Annuler"), DossierAction("home", pupil.id).encode()),
+            button(_p("🙋 Oui, signaler mon désaccord"), DossierAction("dis!", pupil.id).encode()),
+            button(_p("↩️ Annuler"), DossierAction("home", pupil.id).encode()),
         ]
     ]
-    return Screen(text, _kb(rows))
+    return Screen(text, keyboard(rows))
 
 
 def disagreement_done(viewer: Person, view: DossierView, pp_reached: bool) -> Screen:
@@ -374,5 +361,5 @@ def disagreement_done(viewer: Person, view: DossierView, pp_reached: bool) -> Sc
 
 def language_picker(locale: str) -> Screen:
     _ = translator(locale)
-    rows = [[_button(name, f"l:{code}")] for code, name in LANGUAGES.items()]
-    return Screen(_("Choisissez votre langue :"), _kb(rows))
+    rows = [[button(name, f"l:{code}")] for code, name in LANGUAGES.items()]
+    return Screen(_("Choisissez votre langue :"), keyboard(rows))
