@@ -126,8 +126,7 @@ async def status(args: argparse.Namespace, settings: Settings) -> None:
     if unreachable:
         print(
             _(
-                "Sans Telegram ni courriel, ces responsables ne reçoivent aucun rappel : "
-                "{who}",
+                "Sans Telegram ni courriel, ces responsables ne reçoivent aucun rappel : {who}",
                 who=", ".join(unreachable),
             )
         )
