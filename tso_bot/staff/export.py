@@ -176,7 +176,7 @@ async def status(ctx: AppContext, classe: str | None = None) -> list[ClassStatus
         query = select(Pupil.classe, func.count()).group_by(Pupil.classe).order_by(Pupil.classe)
         if classe:
             query = query.where(Pupil.classe == classe)
-        counts = dict((await s.execute(query)).tuples().all())
+        counts = {c: n for c, n in (await s.execute(query)).all()}
         done: dict[tuple[str, str], int] = {}
         for phase in Phase:
             q = (
@@ -185,7 +185,7 @@ async def status(ctx: AppContext, classe: str | None = None) -> list[ClassStatus
                 .where(ChoiceVersion.phase == phase)
                 .group_by(Pupil.classe)
             )
-            for c, n in (await s.execute(q)).tuples():
+            for c, n in (await s.execute(q)).all():
                 done[(c, phase)] = n
         no_telegram = or_(Person.chat_id.is_(None), Person.telegram_reachable.is_(False))
         no_email = or_(Person.email.is_(None), Person.email == "")
