@@ -8,6 +8,7 @@ from tso_bot.bot.common import Context, app_ctx, locale_for, send, show
 from tso_bot.bot.views import Screen
 from tso_bot.i18n import translator
 from tso_bot.store import queries
+from tso_bot.store.models import Person
 
 
 def help_screen(locale: str, page: int) -> Screen:
@@ -42,16 +43,65 @@ def help_screen(locale: str, page: int) -> Screen:
     return Screen(text, InlineKeyboardMarkup([[button]]))
 
 
-async def _locale(update: Update, context: Context) -> str:
+STAFF_ROLES = ("pp", "chef", "secretariat")
+
+
+def staff_help_screen(locale: str, role: str) -> Screen:
+    """For staff: what they can do here, by role."""
+    _ = translator(locale)
+    parts = [_("<b>Aide pour l'équipe de l'établissement</b>")]
+    if role == "pp":
+        parts.append(
+            _(
+                "/dossier — votre classe : l'état de chaque élève. Touchez un élève pour saisir "
+                "l'avis du conseil de classe (oui / non par voie demandée, un commentaire tapé "
+                "en message, des voies proposées), puis « Enregistrer ». Possible après la "
+                "fermeture de la saisie des familles, tant que l'avis n'est pas transmis."
+            )
+        )
+    elif role == "chef":
+        parts.append(
+            _(
+                "/dossier — toutes les classes, l'avis du conseil comme un professeur principal, "
+                "et les décisions d'orientation à prendre : une voie ou le maintien, avec un "
+                "motif tapé en message quand la décision diffère de la demande de la famille. "
+                "Les appels des familles vous sont transmis."
+            )
+        )
+    else:
+        parts.append(
+            _(
+                "/dossier — les classes et l'état de chaque élève, pour aider les familles. La "
+                "saisie reste celle des familles : le secrétariat ne saisit pas à leur place."
+            )
+        )
+    parts.append(
+        _(
+            "Les familles reçoivent chaque étape par Telegram et par courriel. Le suivi complet "
+            "se fait avec la ligne de commande de l'établissement (tso-bot status, tso-bot "
+            "export)."
+        )
+    )
+    return Screen("\n\n".join(parts))
+
+
+async def _person(update: Update, context: Context) -> Person | None:
     chat = update.effective_chat
     assert chat is not None
     async with app_ctx(context).db.transaction() as s:
-        person = await queries.person_by_chat(s, chat.id)
-    return locale_for(update, person)
+        return await queries.person_by_chat(s, chat.id)
+
+
+async def _locale(update: Update, context: Context) -> str:
+    return locale_for(update, await _person(update, context))
 
 
 async def on_help(update: Update, context: Context) -> None:
-    await send(update, help_screen(await _locale(update, context), 1))
+    person = await _person(update, context)
+    if person is not None and person.role in STAFF_ROLES:
+        await send(update, staff_help_screen(person.locale, person.role))
+        return
+    await send(update, help_screen(locale_for(update, person), 1))
 
 
 async def on_help_button(update: Update, context: Context) -> None:
