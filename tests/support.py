@@ -6,25 +6,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tso_bot.domain.calendar import SchoolCalendar
+from tso_bot.sandbox.demo_seed import CALENDAR_TOML as DEMO_CALENDAR_TOML
 
 PARIS = ZoneInfo("Europe/Paris")
 
-CALENDAR_TOML = """\
-[school]
-name = "Collège Jean Moulin"
-timezone = "Europe/Paris"
-holidays = "FR"
-
-[windows]
-intentions = { opens = "2024-02-26", closes = "2024-03-11" }
-ack        = { opens = "2024-04-01", closes = "2024-04-05" }
-choices    = { opens = "2024-05-13", closes = "2024-05-24" }
-response   = { opens = "2024-06-10", closes = "2024-06-14" }
-
-[reminders]
-before_close = ["7d", "2d", "last_day@09:00"]
-quiet_hours  = "20:00-08:00"
-"""
+# The seed letter's 2024 calendar, the very file the demo school uses.
+CALENDAR_TOML = DEMO_CALENDAR_TOML
 
 
 def seed_calendar() -> SchoolCalendar:

@@ -9,7 +9,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from tso_bot.bot.screen import Screen
-from tso_bot.i18n import normalize_locale
+from tso_bot.i18n import normalize_locale, translator
 from tso_bot.services.context import AppContext
 from tso_bot.store.models import Person
 
@@ -45,3 +45,19 @@ async def show(query: CallbackQuery, screen: Screen) -> None:
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
+
+
+async def reply(update: Update, text: str) -> None:
+    """A plain answer in the chat, without buttons."""
+    await send(update, Screen(text))
+
+
+def query_chat_id(query: CallbackQuery) -> int:
+    """The chat a button was pressed in (the presser's private chat)."""
+    return query.message.chat.id if query.message else query.from_user.id
+
+
+async def answer_stale(update: Update, query: CallbackQuery, person: Person | None = None) -> None:
+    """A button that no longer means anything (forged, outdated, malformed): say so."""
+    _ = translator(locale_for(update, person))
+    await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)

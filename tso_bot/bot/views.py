@@ -53,6 +53,12 @@ def window_span(_: Translator, cal: SchoolCalendar, window: Window) -> str:
     )
 
 
+def closing_time(_: Translator, cal: SchoolCalendar, step: Step) -> str:
+    """When the step's window closes, in school time; a dash if it has no dates yet."""
+    window = cal.window(step)
+    return school_time(cal, window.closes, _.locale) if window else "—"
+
+
 def calendar_lines(_: Translator, cal: SchoolCalendar, now: datetime) -> str:
     lines = []
     for step, window in cal.windows.items():
@@ -252,8 +258,7 @@ def editor_screen(
 ) -> Screen:
     _ = translator(viewer.locale)
     _p = translator(viewer.locale, html=False)
-    window = cal.window(phase.entry_step)
-    closes = school_time(cal, window.closes, _.locale) if window else "—"
+    closes = closing_time(_, cal, phase.entry_step)
     text = "\n\n".join(
         (
             _(
@@ -292,8 +297,7 @@ def validated_screen(
 ) -> Screen:
     _ = translator(viewer.locale)
     _p = translator(viewer.locale, html=False)
-    window = cal.window(phase.entry_step)
-    closes = school_time(cal, window.closes, _.locale) if window else "—"
+    closes = closing_time(_, cal, phase.entry_step)
     text = "\n\n".join(
         (
             _(

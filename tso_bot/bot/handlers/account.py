@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from tso_bot.bot.common import Context, app_ctx, locale_for, send, show
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, send, show
 from tso_bot.bot.views import Screen, language_picker
 from tso_bot.i18n import LANGUAGES, translator
 from tso_bot.services import linking
@@ -26,9 +26,7 @@ async def on_language_button(update: Update, context: Context) -> None:
     assert query.data is not None
     code = query.data.removeprefix("l:")
     if code not in LANGUAGES:
-        await query.answer(
-            translator(locale_for(update))("Ce bouton n'est plus valable."), show_alert=True
-        )
+        await answer_stale(update, query)
         return
     person = await linking.set_locale(app_ctx(context), query.from_user.id, code)
     _ = translator(code)

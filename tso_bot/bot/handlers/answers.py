@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, Update
+from telegram import Update
 
 from tso_bot.bot import answer_views
 from tso_bot.bot.callbacks import parse_answer, parse_appeal
-from tso_bot.bot.common import Context, app_ctx, locale_for, show
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, query_chat_id, show
 from tso_bot.bot.views import denial_text
 from tso_bot.domain.council import AnswerProblem
 from tso_bot.domain.decision import AppealKind
@@ -15,10 +15,6 @@ from tso_bot.i18n import Translator, translator
 from tso_bot.services import answers, appeals
 from tso_bot.services.appeals import AppealProblem
 from tso_bot.store import queries
-
-
-def _chat_id(query: CallbackQuery) -> int:
-    return query.message.chat.id if query.message else query.from_user.id
 
 
 def answer_problem_text(_: Translator, problem: AnswerProblem) -> str:
@@ -53,11 +49,9 @@ async def on_answer_button(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     action = parse_answer(query.data)
     if action is None:
-        await query.answer(
-            translator(locale_for(update))("Ce bouton n'est plus valable."), show_alert=True
-        )
+        await answer_stale(update, query)
         return
-    chat_id = _chat_id(query)
+    chat_id = query_chat_id(query)
     if action.op == "ok":
         result = await answers.answer(ctx, chat_id, action.pupil_id, action.phase, action.voie)
     else:
@@ -105,15 +99,13 @@ async def on_appeal_button(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     action = parse_appeal(query.data)
     if action is None:
-        await query.answer(
-            translator(locale_for(update))("Ce bouton n'est plus valable."), show_alert=True
-        )
+        await answer_stale(update, query)
         return
     kind = AppealKind(action.kind)
     if action.op == "ok":
-        result = await appeals.appeal(ctx, _chat_id(query), action.pupil_id, kind)
+        result = await appeals.appeal(ctx, query_chat_id(query), action.pupil_id, kind)
     else:
-        result = await appeals.check(ctx, _chat_id(query), action.pupil_id)
+        result = await appeals.check(ctx, query_chat_id(query), action.pupil_id)
     view = result.view
     _ = translator(view.viewer.locale if view else locale_for(update))
     if view is None or result.problem is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from tso_bot.bot.callbacks import parse_edit
-from tso_bot.bot.common import Context, app_ctx, locale_for, show
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, query_chat_id, show
 from tso_bot.bot.views import (
     denial_text,
     dossier_screen,
@@ -22,11 +22,10 @@ async def on_edit_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     ctx = app_ctx(context)
-    chat_id = query.message.chat.id if query.message else query.from_user.id
+    chat_id = query_chat_id(query)
     action = parse_edit(query.data)
     if action is None:
-        _ = translator(locale_for(update))
-        await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)
+        await answer_stale(update, query)
         return
     if action.op == "x":
         await choices.cancel(ctx, chat_id, action.pupil_id, action.phase)

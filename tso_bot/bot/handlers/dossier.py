@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from tso_bot.bot.callbacks import parse_dossier
-from tso_bot.bot.common import Context, app_ctx, locale_for, send, show
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, query_chat_id, send, show
 from tso_bot.bot.handlers import staff
 from tso_bot.bot.views import (
     Screen,
@@ -56,12 +56,11 @@ async def on_dossier_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     ctx = app_ctx(context)
-    chat_id = query.message.chat.id if query.message else query.from_user.id
+    chat_id = query_chat_id(query)
     action = parse_dossier(query.data)
     person, view = await load_for_chat(ctx, chat_id, action.pupil_id if action else None)
     if action is None or person is None or view is None:
-        _ = translator(locale_for(update, person))
-        await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)
+        await answer_stale(update, query, person)
         return
     _ = translator(person.locale)
     now = ctx.clock.now()
@@ -85,7 +84,7 @@ async def on_dossier_button(update: Update, context: Context) -> None:
     else:  # "dis!": confirmed
         result = await disagreement.flag(ctx, chat_id, view.pupil.id)
         if result.denial or result.view is None:
-            await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)
+            await answer_stale(update, query, person)
             return
         await query.answer()
         await show(query, disagreement_done(person, result.view, result.pp_reached))

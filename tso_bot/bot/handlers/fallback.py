@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden
 
-from tso_bot.bot.common import Context, app_ctx, locale_for, send
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, reply, send
 from tso_bot.bot.handlers import staff
 from tso_bot.bot.handlers.start import redeem
 from tso_bot.bot.views import Screen
@@ -38,13 +38,11 @@ async def on_text(update: Update, context: Context) -> None:
         await redeem(update, context, text)
         return
     _ = translator(locale_for(update, person))
-    await send(
+    await reply(
         update,
-        Screen(
-            _(
-                "Je ne lis pas les messages libres : utilisez les boutons sous mes messages, ou "
-                "/dossier pour voir le dossier et /aide pour l'aide."
-            )
+        _(
+            "Je ne lis pas les messages libres : utilisez les boutons sous mes messages, ou "
+            "/dossier pour voir le dossier et /aide pour l'aide."
         ),
     )
 
@@ -52,26 +50,22 @@ async def on_text(update: Update, context: Context) -> None:
 async def on_other_message(update: Update, context: Context) -> None:
     """A sticker, a photo, a voice note…: say kindly what the bot understands."""
     _ = translator(locale_for(update))
-    await send(
+    await reply(
         update,
-        Screen(
-            _(
-                "Merci ! Je ne sais lire que les commandes et les boutons. Tapez /dossier pour "
-                "voir le dossier, ou /aide."
-            )
+        _(
+            "Merci ! Je ne sais lire que les commandes et les boutons. Tapez /dossier pour "
+            "voir le dossier, ou /aide."
         ),
     )
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:
     _ = translator(locale_for(update))
-    await send(
+    await reply(
         update,
-        Screen(
-            _(
-                "Je ne connais pas cette commande. Les commandes sont : /dossier, /calendrier, "
-                "/langue, /oublier et /aide."
-            )
+        _(
+            "Je ne connais pas cette commande. Les commandes sont : /dossier, /calendrier, "
+            "/langue, /oublier et /aide."
         ),
     )
 
@@ -79,8 +73,7 @@ async def on_unknown_command(update: Update, context: Context) -> None:
 async def on_stale_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    _ = translator(locale_for(update))
-    await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)
+    await answer_stale(update, query)
 
 
 async def on_error(update: object, context: Context) -> None:

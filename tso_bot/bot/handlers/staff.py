@@ -11,7 +11,7 @@ from telegram import CallbackQuery, Update
 
 from tso_bot.bot import staff_views
 from tso_bot.bot.callbacks import CouncilAction, DecisionAction, parse_council, parse_decision
-from tso_bot.bot.common import Context, app_ctx, locale_for, send, show
+from tso_bot.bot.common import Context, answer_stale, app_ctx, locale_for, query_chat_id, send, show
 from tso_bot.bot.screen import Screen
 from tso_bot.domain.council import Avis
 from tso_bot.i18n import translator
@@ -39,15 +39,6 @@ async def end_prompt_on_command(update: Update, context: Context) -> None:
         await council.end_prompt(app_ctx(context), chat.id)
 
 
-def _chat_id(query: CallbackQuery) -> int:
-    return query.message.chat.id if query.message else query.from_user.id
-
-
-async def _stale(update: Update, query: CallbackQuery) -> None:
-    _ = translator(locale_for(update))
-    await query.answer(_("Ce bouton n'est plus valable."), show_alert=True)
-
-
 # --- The council's answers ------------------------------------------------------------------
 
 
@@ -56,7 +47,7 @@ async def on_council_button(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     action = parse_council(query.data)
     if action is None:
-        await _stale(update, query)
+        await answer_stale(update, query)
         return
     if action.op in ("h", "l"):
         await _overview(update, query, app_ctx(context), action)
@@ -67,7 +58,7 @@ async def on_council_button(update: Update, context: Context) -> None:
 async def _overview(
     update: Update, query: CallbackQuery, ctx: AppContext, action: CouncilAction
 ) -> None:
-    chat_id = _chat_id(query)
+    chat_id = query_chat_id(query)
     if action.op == "h":
         overview = await council.home(ctx, chat_id)
     else:
@@ -86,7 +77,7 @@ async def _overview(
 async def _entry(
     update: Update, query: CallbackQuery, ctx: AppContext, action: CouncilAction
 ) -> None:
-    chat_id, phase, pupil_id = _chat_id(query), action.phase, action.pupil_id
+    chat_id, phase, pupil_id = query_chat_id(query), action.phase, action.pupil_id
     assert phase is not None and pupil_id is not None
     if action.op == "o":
         entry = await council.open_entry(ctx, chat_id, pupil_id, phase)
@@ -133,13 +124,13 @@ async def on_decision_button(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     action = parse_decision(query.data)
     if action is None:
-        await _stale(update, query)
+        await answer_stale(update, query)
         return
     ctx = app_ctx(context)
     if action.op == "t":
         await _pending(update, query, ctx, action.page)
         return
-    state = await _decide(ctx, _chat_id(query), action)
+    state = await _decide(ctx, query_chat_id(query), action)
     alert = _decision_alert(update, ctx, state)
     if alert is not None:
         await query.answer(alert, show_alert=True)
@@ -149,7 +140,7 @@ async def on_decision_button(update: Update, context: Context) -> None:
 
 
 async def _pending(update: Update, query: CallbackQuery, ctx: AppContext, page: int) -> None:
-    pending = await decisions.pending(ctx, _chat_id(query), page)
+    pending = await decisions.pending(ctx, query_chat_id(query), page)
     if pending.chef is None or pending.refusal is not None:
         _ = translator(locale_for(update, pending.chef))
         refusal = pending.refusal or council.StaffRefusal.NOT_LINKED
