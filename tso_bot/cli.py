@@ -41,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load(args.config)
         asyncio.run(args.handler(args, settings))
-    except (CliError, ConfigError) as exc:
+    except CliError as exc:
+        print(f"tso-bot: {exc.render(settings.default_locale)}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
         print(f"tso-bot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -118,5 +118,5 @@ async def test_demo_reports_a_busy_port_on_one_line(tmp_path: Path) -> None:
     assert out == b""
     lines = err.decode().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith(f"tso-bot: cannot listen on 127.0.0.1:{port}")
+    assert lines[0].startswith(f"tso-bot: impossible d'écouter sur 127.0.0.1:{port}")
     assert "--port" in lines[0]

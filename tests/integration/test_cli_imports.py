@@ -96,3 +96,23 @@ def test_errors_are_one_line_and_non_zero(root: Path) -> None:
     (root / "calendar.toml").write_text("[windows]\nintentions = { opens = 1 }\n")
     result = cli(root, "export", "out.csv")
     assert result.returncode != 0 and "calendar.toml" in result.stderr
+
+
+def test_command_line_errors_speak_the_staffs_language(root: Path) -> None:
+    french = cli(root, "remind", "--at", "mardi")
+    assert french.returncode == 1
+    assert (
+        french.stderr.strip() == "tso-bot: seul --dry-run est possible : les rappels sont "
+        "envoyés par tso-bot worker (ou tso-bot run)"
+    )
+    english = subprocess.run(
+        [sys.executable, "-m", "tso_bot.cli", "roster", "import", "missing.csv"],
+        cwd=root,
+        env={**os.environ, "TSO_DEFAULT_LOCALE": "en"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert english.returncode == 1
+    assert english.stderr.startswith("tso-bot: missing.csv: cannot read (")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from tso_bot.config import ConfigError, Settings
-from tso_bot.i18n import translator
+from tso_bot.config import Settings
+from tso_bot.i18n import N_, translator
 from tso_bot.runtime import build_context
 from tso_bot.services.context import AppContext
 from tso_bot.staff.csvio import ImportIssue
@@ -21,29 +21,39 @@ Subparsers = argparse._SubParsersAction
 
 
 class CliError(Exception):
-    """A failure to report on one line of stderr."""
+    """A failure to report on one line of stderr, in the staff's language: a French
+    msgid marked with `N_` and its parameters, translated when printed."""
+
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def render(self, locale: str) -> str:
+        return translator(locale, html=False)(self.msgid, **self.params)
 
 
 def read_file(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}") from exc
+        raise CliError(
+            N_("{path} : lecture impossible ({reason})"), path=path, reason=exc.strerror
+        ) from exc
 
 
 def write_file(path: str, data: bytes) -> None:
     try:
         Path(path).write_bytes(data)
     except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}") from exc
+        raise CliError(
+            N_("{path} : écriture impossible ({reason})"), path=path, reason=exc.strerror
+        ) from exc
 
 
 async def open_context(settings: Settings) -> AppContext:
     """The context of a one-shot command, on an up-to-date database."""
-    try:
-        ctx = build_context(settings)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
+    ctx = build_context(settings)  # a ConfigError is reported by `cli.main`
     await upgrade(settings.database_url)
     return ctx
 
@@ -52,7 +62,6 @@ def reject(issues: Sequence[ImportIssue], path: str, locale: str) -> None:
     """Print every issue, then fail with the one-line summary."""
     for issue in issues:
         print(f"{path}: {issue.render(locale)}", file=sys.stderr)
-    _ = translator(locale, html=False)
     raise CliError(
-        _("{path} : {count} erreur(s), rien n'a été importé.", path=path, count=len(issues))
+        N_("{path} : {count} erreur(s), rien n'a été importé."), path=path, count=len(issues)
     )

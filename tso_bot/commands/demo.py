@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tso_bot.commands.base import CliError, Subparsers
 from tso_bot.config import Settings
+from tso_bot.i18n import N_, translator
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -27,9 +28,20 @@ async def demo(args: argparse.Namespace, settings: Settings) -> None:
     try:
         server = await start_demo(port=args.port, data_dir=Path(args.data))
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else str(exc)
-        raise CliError(f"cannot listen on 127.0.0.1:{args.port}: {reason} (try --port)") from exc
-    print(f"TSO bot — démo : {server.url} (Ctrl-C pour arrêter)", flush=True)
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(
+                N_(
+                    "impossible d'écouter sur 127.0.0.1:{port} : port déjà utilisé (essayez --port)"
+                ),
+                port=args.port,
+            ) from exc
+        raise CliError(
+            N_("impossible d'écouter sur 127.0.0.1:{port} : {reason}"),
+            port=args.port,
+            reason=str(exc),
+        ) from exc
+    _ = translator(settings.default_locale, html=False)
+    print(_("TSO bot — démo : {url} (Ctrl-C pour arrêter)", url=server.url), flush=True)
     try:
         await stop.wait()
     finally:

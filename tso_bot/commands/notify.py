@@ -8,7 +8,7 @@ from datetime import datetime
 
 from tso_bot.commands.base import CliError, Subparsers, open_context
 from tso_bot.config import Settings
-from tso_bot.i18n import translator
+from tso_bot.i18n import N_, translator
 from tso_bot.notify import planner
 from tso_bot.services.context import AppContext
 
@@ -18,19 +18,24 @@ def parse_moment(text: str, ctx: AppContext) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise CliError(f"--at: not an ISO date-time: {text!r}") from exc
+        raise CliError(N_("date et heure ISO attendues, reçu « {value} »"), value=text) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=ctx.calendar.timezone)
 
 
 async def remind(args: argparse.Namespace, settings: Settings) -> None:
     if not args.dry_run:
-        raise CliError("only --dry-run is supported: the worker (`tso-bot worker`) sends them")
+        raise CliError(
+            N_(
+                "seul --dry-run est possible : les rappels sont envoyés par "
+                "tso-bot worker (ou tso-bot run)"
+            )
+        )
     ctx = await open_context(settings)
     try:
         at = parse_moment(args.at, ctx) if args.at else ctx.clock.now()
         since = parse_moment(args.since, ctx) if args.since else None
         if since is not None and since >= at:
-            raise CliError("--since must be before --at")
+            raise CliError(N_("--since doit précéder --at"))
         since, items = await planner.preview(ctx, at, since)
     finally:
         await ctx.db.dispose()

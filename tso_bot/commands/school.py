@@ -15,7 +15,7 @@ from tso_bot.commands.base import (
     write_file,
 )
 from tso_bot.config import Settings
-from tso_bot.i18n import translator
+from tso_bot.i18n import N_, translator
 from tso_bot.services import invites as invites_service
 from tso_bot.services import roster
 from tso_bot.services.context import AppContext
@@ -80,7 +80,12 @@ async def bot_username(settings: Settings) -> str:
 
         async with Bot(settings.telegram_token, base_url=settings.telegram_api_url) as bot:
             return bot.username
-    raise CliError("set TSO_BOT_USERNAME (or TSO_TELEGRAM_TOKEN) to build the invitation links")
+    raise CliError(
+        N_(
+            "indiquez TSO_BOT_USERNAME (ou TSO_TELEGRAM_TOKEN) pour construire "
+            "les liens d'invitation"
+        )
+    )
 
 
 async def invites(args: argparse.Namespace, settings: Settings) -> None:

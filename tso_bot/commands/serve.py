@@ -8,6 +8,7 @@ import signal
 
 from tso_bot.commands.base import CliError, Subparsers, open_context
 from tso_bot.config import Settings
+from tso_bot.i18n import N_
 from tso_bot.runtime import Runtime, Webhook
 
 
@@ -32,12 +33,14 @@ def parse_webhook(args: argparse.Namespace) -> Webhook | None:
     try:
         return Webhook(args.webhook, host or "127.0.0.1", int(port))
     except ValueError as exc:
-        raise CliError(f"--listen HOST:PORT expected, got {args.listen!r}") from exc
+        raise CliError(
+            N_("--listen : HÔTE:PORT attendu, reçu « {value} »"), value=args.listen
+        ) from exc
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
     if not settings.telegram_token:
-        raise CliError("TSO_TELEGRAM_TOKEN is required (or try `tso-bot demo`)")
+        raise CliError(N_("TSO_TELEGRAM_TOKEN est requis (sans jeton : tso-bot demo)"))
     webhook = parse_webhook(args)
     ctx = await open_context(settings)
     await serve(Runtime(ctx, settings, worker=not args.no_worker), webhook)
@@ -45,7 +48,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
 async def worker(args: argparse.Namespace, settings: Settings) -> None:
     if not settings.telegram_token:
-        raise CliError("TSO_TELEGRAM_TOKEN is required")
+        raise CliError(N_("TSO_TELEGRAM_TOKEN est requis"))
     ctx = await open_context(settings)
     await serve(Runtime(ctx, settings, bot=False, worker=True))
 
