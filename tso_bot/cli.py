@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from tso_bot.commands import council, demo, notify, school, serve
-from tso_bot.commands.base import CliError
-from tso_bot.config import ConfigError, Settings
+from tso_bot.config import Settings
+from tso_bot.i18n import SOURCE_LOCALE, LocalizedError
 
 # Each module adds its subcommands; the order is the order of `tso-bot --help`.
 COMMAND_MODULES = (serve, school, council, notify, demo)
@@ -38,14 +39,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings: Settings | None = None
     try:
         settings = Settings.load(args.config)
         asyncio.run(args.handler(args, settings))
-    except CliError as exc:
-        print(f"tso-bot: {exc.render(settings.default_locale)}", file=sys.stderr)
-        return 1
-    except ConfigError as exc:
-        print(f"tso-bot: {exc}", file=sys.stderr)
+    except LocalizedError as exc:  # CliError, ConfigError, CalendarError
+        locale = (
+            settings.default_locale
+            if settings
+            else os.environ.get("TSO_DEFAULT_LOCALE", SOURCE_LOCALE)
+        )
+        print(f"tso-bot: {exc.render(locale)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

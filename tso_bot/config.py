@@ -10,12 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 from tso_bot.domain.calendar import CalendarError, SchoolCalendar
+from tso_bot.i18n import N_, LocalizedError
 
 PREFIX = "TSO_"
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(LocalizedError, ValueError):
+    """Settings or a calendar file that cannot be used; says what and where."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Settings:
             try:
                 values.update(tomllib.loads(Path(config_file).read_text("utf-8")))
             except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{config_file}: {exc}") from exc
+                raise ConfigError(N_("{path} : {reason}"), path=config_file, reason=exc) from exc
         known = {f.name: f for f in fields(cls)}
         for name in known:
             env_value = environ.get(PREFIX + name.upper())
@@ -57,27 +58,31 @@ class Settings:
                 values[name] = env_value
         unknown = set(values) - set(known)
         if unknown:
-            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+            raise ConfigError(N_("réglages inconnus : {names}"), names=", ".join(sorted(unknown)))
         for name in ("telegram_rate", "telegram_chat_interval"):
             if name in values:
                 try:
                     values[name] = float(str(values[name]))
                 except ValueError as exc:
-                    raise ConfigError(f"TSO_{name.upper()} must be a number") from exc
+                    raise ConfigError(
+                        N_("{name} doit être un nombre"), name=f"TSO_{name.upper()}"
+                    ) from exc
         if "smtp_port" in values:
             try:
                 values["smtp_port"] = int(str(values["smtp_port"]))
             except ValueError as exc:
-                raise ConfigError("TSO_SMTP_PORT must be a number") from exc
+                raise ConfigError(N_("{name} doit être un nombre"), name="TSO_SMTP_PORT") from exc
         if values.get("clock"):
             try:
                 moment = datetime.fromisoformat(str(values["clock"]))
             except ValueError as exc:
-                raise ConfigError("TSO_CLOCK must be an ISO date and time") from exc
+                raise ConfigError(N_("TSO_CLOCK doit être une date et une heure ISO")) from exc
             if moment.tzinfo is None:
-                raise ConfigError("TSO_CLOCK needs a time zone, e.g. 2024-03-15T17:00+01:00")
+                raise ConfigError(
+                    N_("TSO_CLOCK doit donner son fuseau, par exemple 2024-03-15T17:00+01:00")
+                )
         if values.get("smtp_tls", "none") not in ("none", "starttls", "ssl"):
-            raise ConfigError("TSO_SMTP_TLS must be none, starttls or ssl")
+            raise ConfigError(N_("TSO_SMTP_TLS vaut none, starttls ou ssl"))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -86,10 +91,14 @@ def load_calendar(path: str | Path) -> SchoolCalendar:
     try:
         data = tomllib.loads(Path(path).read_text("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the calendar ({exc.strerror})") from exc
+        raise ConfigError(
+            N_("{path} : lecture du calendrier impossible ({reason})"),
+            path=path,
+            reason=exc.strerror,
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(N_("{path} : {reason}"), path=path, reason=exc) from exc
     try:
         return SchoolCalendar.from_mapping(data)
     except CalendarError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(N_("{path} : {reason}"), path=path, reason=exc) from exc

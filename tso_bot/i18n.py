@@ -101,3 +101,24 @@ def format_datetime(moment: datetime, tz: tzinfo, locale: str) -> str:
     day = format_date(local, locale)
     clock = babel_dates.format_time(local, format="short", locale=normalize_locale(locale))
     return f"{day}, {clock}"
+
+
+class LocalizedError(Exception):
+    """An error whose message a person reads: a French msgid (marked with `N_` where it is
+    raised) and its parameters, translated when shown. A parameter that is itself a
+    `LocalizedError` is rendered in the same language, so errors can wrap errors."""
+
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def render(self, locale: str) -> str:
+        params = {
+            k: v.render(locale) if isinstance(v, LocalizedError) else v
+            for k, v in self.params.items()
+        }
+        return translator(locale, html=False)(self.msgid, **params)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE_LOCALE)

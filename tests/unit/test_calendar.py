@@ -32,24 +32,37 @@ def test_overseas_school_uses_its_own_zone() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "french", "english"),
     [
         (
             {"windows": {"intentions": {"opens": "2024-03-11", "closes": "2024-02-26"}}},
-            "closes before it opens",
+            "[windows] intentions : closes précède opens",
+            "[windows] intentions: closes comes before opens",
         ),
         (
             {"windows": {"intentions": {"opens": "2024-02-30", "closes": "2024-03-11"}}},
-            "invalid date",
+            "[windows] intentions : date invalide « 2024-02-30 »",
+            "[windows] intentions: invalid date “2024-02-30”",
         ),
         (
             {"windows": {"holidays": {"opens": "2024-02-26", "closes": "2024-03-11"}}},
-            "unknown step",
+            "[windows] holidays : étape inconnue",
+            "[windows] holidays: unknown step",
         ),
-        ({"school": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
-        ({"windows": {"ack": {"opens": "2024-04-01"}}}, "needs opens and closes"),
+        (
+            {"school": {"timezone": "Mars/Olympus"}},
+            "fuseau horaire inconnu « Mars/Olympus »",
+            "unknown time zone “Mars/Olympus”",
+        ),
+        (
+            {"windows": {"ack": {"opens": "2024-04-01"}}},
+            "[windows] ack : opens et closes sont obligatoires",
+            "[windows] ack: opens and closes are both required",
+        ),
     ],
 )
-def test_bad_calendars_are_explained(data: dict[str, object], message: str) -> None:
-    with pytest.raises(CalendarError, match=message):
+def test_bad_calendars_are_explained(data: dict[str, object], french: str, english: str) -> None:
+    with pytest.raises(CalendarError) as err:
         SchoolCalendar.from_mapping(data)
+    assert french in str(err.value)
+    assert english in err.value.render("en")

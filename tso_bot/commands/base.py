@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tso_bot.config import Settings
-from tso_bot.i18n import N_, translator
+from tso_bot.i18n import N_, LocalizedError
 from tso_bot.runtime import build_context
 from tso_bot.services.context import AppContext
 from tso_bot.staff.csvio import ImportIssue
@@ -20,17 +20,8 @@ Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]
 Subparsers = argparse._SubParsersAction
 
 
-class CliError(Exception):
-    """A failure to report on one line of stderr, in the staff's language: a French
-    msgid marked with `N_` and its parameters, translated when printed."""
-
-    def __init__(self, msgid: str, /, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def render(self, locale: str) -> str:
-        return translator(locale, html=False)(self.msgid, **self.params)
+class CliError(LocalizedError):
+    """A failure to report on one line of stderr, in the staff's language."""
 
 
 def read_file(path: str) -> bytes:

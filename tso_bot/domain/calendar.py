@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tso_bot.i18n import N_
+from tso_bot.i18n import N_, LocalizedError
 
 
 class Step(StrEnum):
@@ -43,7 +43,7 @@ class WindowState(StrEnum):
     CLOSED = "closed"
 
 
-class CalendarError(ValueError):
+class CalendarError(LocalizedError, ValueError):
     """A calendar file that cannot be used; the message says what and where."""
 
 
@@ -127,7 +127,11 @@ class SchoolCalendar:
 
 def _known_step(name: str) -> bool:
     if name not in Step.__members__.values():
-        raise CalendarError(f"[windows] {name}: unknown step (expected one of {list(Step)})")
+        raise CalendarError(
+            N_("[windows] {name} : étape inconnue (attendu : {steps})"),
+            name=name,
+            steps=", ".join(Step),
+        )
     return True
 
 
@@ -135,7 +139,9 @@ def _timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CalendarError(f"[school] timezone: unknown time zone {name!r}") from exc
+        raise CalendarError(
+            N_("[school] timezone : fuseau horaire inconnu « {value} »"), value=name
+        ) from exc
 
 
 def _moment(value: Any, tz: ZoneInfo, *, end_of_day: bool) -> datetime:
@@ -144,27 +150,27 @@ def _moment(value: Any, tz: ZoneInfo, *, end_of_day: bool) -> datetime:
         try:
             value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
         except ValueError as exc:
-            raise CalendarError(f"invalid date {value!r}") from exc
+            raise CalendarError(N_("date invalide « {value} »"), value=value) from exc
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, date):
         clock = time(23, 59, 59) if end_of_day else time(0, 0)
         return datetime.combine(value, clock, tzinfo=tz)
-    raise CalendarError(f"invalid date {value!r}")
+    raise CalendarError(N_("date invalide « {value} »"), value=value)
 
 
 def _window(name: str, spec: Any, tz: ZoneInfo) -> Window:
     if not isinstance(spec, Mapping) or "opens" not in spec or "closes" not in spec:
-        raise CalendarError(f"[windows] {name}: needs opens and closes")
+        raise CalendarError(N_("[windows] {name} : opens et closes sont obligatoires"), name=name)
     try:
         window = Window(
             _moment(spec["opens"], tz, end_of_day=False),
             _moment(spec["closes"], tz, end_of_day=True),
         )
     except CalendarError as exc:
-        raise CalendarError(f"[windows] {name}: {exc}") from exc
+        raise CalendarError(N_("[windows] {name} : {reason}"), name=name, reason=exc) from exc
     if window.closes <= window.opens:
-        raise CalendarError(f"[windows] {name}: closes before it opens")
+        raise CalendarError(N_("[windows] {name} : closes précède opens"), name=name)
     return window
 
 
@@ -174,7 +180,9 @@ def _policy(spec: Mapping[str, Any]) -> ReminderPolicy:
     try:
         start, end = (time.fromisoformat(part.strip()) for part in quiet.split("-"))
     except ValueError as exc:
-        raise CalendarError(f"[reminders] quiet_hours: invalid {quiet!r}") from exc
+        raise CalendarError(
+            N_("[reminders] quiet_hours : valeur invalide « {value} »"), value=quiet
+        ) from exc
     before = tuple(str(x) for x in spec.get("before_close", default.before_close))
     return ReminderPolicy(before_close=before, quiet_start=start, quiet_end=end)
 
